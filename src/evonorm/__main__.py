@@ -1,0 +1,5 @@
+import sys
+
+from evonorm.cli import main
+
+sys.exit(main())

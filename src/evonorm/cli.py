@@ -1,0 +1,131 @@
+"""The ``evonorm`` command line.
+
+    evonorm layer show NAME|FILE.json      formula, node count, space, parameter count
+    evonorm layer random --space B|S --seed N
+    evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
+
+Bad input ends with one line on stderr naming the problem, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from evonorm.space import KNOWN_LAYERS, GraphError, LayerGraph, random_graph
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+def read_graph(spec: str) -> tuple[str, LayerGraph]:
+    """A known layer name or the path of a graph JSON file."""
+    if spec in KNOWN_LAYERS:
+        return spec, KNOWN_LAYERS[spec]
+    path = Path(spec)
+    if not path.suffix == ".json" and not path.exists():
+        raise UsageError(
+            f"{spec!r} is neither a known layer ({', '.join(KNOWN_LAYERS)}) nor a graph JSON file"
+        )
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {spec}: {exc.strerror}") from None
+    try:
+        return path.stem, LayerGraph.from_json(text)
+    except GraphError as exc:
+        raise UsageError(f"{spec}: {exc}") from None
+
+
+def cmd_layer_show(args: argparse.Namespace) -> None:
+    from evonorm.compile import build_layer
+
+    name, graph = read_graph(args.layer)
+    pruned = graph.prune()
+    per_channel = build_layer(graph, 1)
+    params = [n for n, _ in per_channel.named_parameters()]
+    buffers = [n for n, _ in per_channel.named_buffers()]
+    dead = graph.num_nodes - pruned.num_nodes
+    print(f"name:        {name}")
+    print(f"formula:     {graph.formula()}")
+    print(f"space:       {graph.space} ({'uses' if graph.uses_batch else 'no'} batch statistics)")
+    print(f"nodes:       {graph.num_nodes} (4 initial + {len(graph.nodes)} ops, {dead} dead)")
+    print(f"parameters:  {len(params)} per channel ({', '.join(params)})")
+    listed = f" ({', '.join(buffers)})" if buffers else ""
+    print(f"running:     {len(buffers)} per channel{listed}")
+    print(f"hash:        {graph.structural_hash()[:16]}")
+
+
+def cmd_layer_random(args: argparse.Namespace) -> None:
+    graph = random_graph(np.random.default_rng(args.seed), args.space, num_nodes=args.nodes)
+    print(graph.to_json(indent=2 if args.pretty else None))
+
+
+def cmd_explore(args: argparse.Namespace) -> None:
+    from evonorm.explore import run
+    from evonorm.proxy.data import DataError
+
+    try:
+        run(args.samples, args.seed, args.steps, args.batch, Path(args.out))
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evonorm", description="Evolve normalization-activation layers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    layer = commands.add_parser("layer", help="inspect and sample layer graphs")
+    layer_commands = layer.add_subparsers(dest="layer_command", required=True, metavar="ACTION")
+    show = layer_commands.add_parser("show", help="describe a known layer or a graph file")
+    show.add_argument("layer", help=f"one of {', '.join(KNOWN_LAYERS)}, or FILE.json")
+    show.set_defaults(func=cmd_layer_show)
+    rand = layer_commands.add_parser("random", help="print a random valid graph as JSON")
+    rand.add_argument("--space", choices=["B", "S"], default="B")
+    rand.add_argument("--seed", type=int, default=0)
+    rand.add_argument("--nodes", type=int, default=14, help="total nodes, 4 initial included")
+    rand.add_argument("--pretty", action="store_true", help="indent the JSON")
+    rand.set_defaults(func=cmd_layer_random)
+
+    explore = commands.add_parser(
+        "explore", help="train random and known layers briefly (main job)"
+    )
+    explore.add_argument("--samples", type=_positive, default=16, help="random layers to try")
+    explore.add_argument("--steps", type=_positive, default=60, help="SGD steps per layer")
+    explore.add_argument("--batch", type=_positive, default=128)
+    explore.add_argument("--seed", type=int, default=0)
+    explore.add_argument("--out", default="runs/explore", help="folder for results and graphs")
+    explore.set_defaults(func=cmd_explore)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "layer" and args.layer_command == "random" and args.nodes <= 4:
+            raise UsageError(f"--nodes must be above 4 (the initial nodes), got {args.nodes}")
+        args.func(args)
+    except UsageError as exc:
+        print(f"evonorm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

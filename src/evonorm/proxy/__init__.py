@@ -1,0 +1,1 @@
+"""The proxy task: data, small architectures and training used to score candidate layers."""

@@ -1,0 +1,105 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from evonorm import LayerGraph, known_layer
+from evonorm.cli import main
+
+
+def run_cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "evonorm", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_layer_show_known(capsys):
+    assert main(["layer", "show", "evonorm_s0"]) == 0
+    out = capsys.readouterr().out
+    assert "formula:     x*sigmoid(v1*x) / std_group(x)" in out
+    assert "space:       S (no batch statistics)" in out
+    assert "nodes:       9 (4 initial + 5 ops, 0 dead)" in out
+    assert "parameters:  3 per channel (weight, bias, v1)" in out
+
+
+def test_layer_show_file_counts_dead_nodes(tmp_path, capsys):
+    path = tmp_path / "mine.json"
+    g = LayerGraph.from_json(
+        '{"schema": "evonorm.graph/v1", "space": "B", "nodes": ['
+        '{"op": "tanh", "inputs": [0]}, {"op": "std_batch", "inputs": [0]},'
+        '{"op": "div", "inputs": [0, 5]}]}'
+    )
+    path.write_text(g.to_json())
+    assert main(["layer", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "name:        mine" in out and "1 dead" in out and "running:     1 per channel" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"schema": "evonorm.graph/v1", "nodes": [{"op": "add", "inputs": [0]}]}', "node 4 (add)"),
+        ("{oops", "malformed graph JSON"),
+        (None, "cannot read"),
+    ],
+)
+def test_bad_file_gives_one_line_and_exit_2(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    result = run_cli("layer", "show", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(path) in lines[0]
+
+
+def test_unknown_name_exit_2(capsys):
+    assert main(["layer", "show", "evonorm_b9"]) == 2
+    assert "neither a known layer" in capsys.readouterr().err
+
+
+def test_layer_random_prints_valid_reproducible_json(capsys):
+    assert main(["layer", "random", "--space", "S", "--seed", "4"]) == 0
+    first = capsys.readouterr().out
+    assert main(["layer", "random", "--space", "S", "--seed", "4"]) == 0
+    assert capsys.readouterr().out == first
+    g = LayerGraph.from_json(first)
+    assert g.space == "S" and g.num_nodes == 14
+    assert main(["layer", "random", "--nodes", "3"]) == 2
+
+
+def test_explore_smoke(tmp_path):
+    out = tmp_path / "explore"
+    result = run_cli(
+        "explore", "--samples", "2", "--steps", "3", "--batch", "32", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in rows][:2] == ["bn_relu", "bn_silu"]
+    assert len(rows) == 9 + 2
+    assert rows[3]["formula"] == known_layer("evonorm_b0").formula()
+    assert all(0.0 <= r["held_out_accuracy"] <= 1.0 for r in rows)
+    assert LayerGraph.from_json((out / "graphs" / "random_1.json").read_text()).space == "S"
+    assert "evonorm_s0" in result.stdout
+
+
+def test_explore_without_data_names_files_and_fix(tmp_path):
+    result = run_cli(
+        "explore",
+        "--samples",
+        "1",
+        "--out",
+        str(tmp_path / "x"),
+        env={"EVONORM_FASHION_MNIST_DIR": str(tmp_path / "none")},
+    )
+    assert result.returncode == 2
+    assert "train-images-idx3-ubyte.gz" in result.stderr and "make data" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
