@@ -3,7 +3,7 @@
 Train mode, float32, CPU, input N=32 C=64 H=W=32. Every contender is timed in the same run,
 interleaved round by round, and reported as a ratio to BatchNorm2d+ReLU (median over rounds).
 
-    .venv/bin/python bench/layer_speed.py [--rounds 15] [--iters 20] [--threads 0]
+    .venv/bin/python bench/layer_speed.py [--rounds 40] [--iters 8] [--threads 0]
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def step_seconds(layer: nn.Module, x: torch.Tensor, iters: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--iters", type=int, default=8)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     args = parser.parse_args()
     if args.threads:
@@ -45,6 +45,7 @@ def main() -> None:
 
     contenders: dict[str, nn.Module] = {
         "BatchNorm2d+ReLU": nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU()),
+        "BatchNorm2d+SiLU": nn.Sequential(nn.BatchNorm2d(channels), nn.SiLU()),
         "B0 hand-written": EvoNormB0Reference(channels),
         "B0 compiled": evonorm.build_layer(evonorm.known_layer("evonorm_b0"), channels),
         "S0 hand-written": EvoNormS0Reference(channels),

@@ -74,6 +74,16 @@ def _bounds(graph: LayerGraph, eps: float) -> tuple[set[int], set[int]]:
     return nonneg, floor
 
 
+def _batch_only_sources(graph: LayerGraph) -> set[int]:
+    """Nodes whose every aggregation is over the batch (their moments are unused in eval)."""
+    kinds: dict[int, set[bool]] = {}
+    for node in graph.nodes:
+        op = OPS[node.op]
+        if op.is_aggregation:
+            kinds.setdefault(node.inputs[0], set()).add(op.uses_batch)
+    return {j for j, batch in kinds.items() if batch == {True}}
+
+
 def generate(graph: LayerGraph, eps: float) -> Generated:
     """Straight-line forward code for ``graph`` (pruned first)."""
     graph = graph.prune()
@@ -81,16 +91,25 @@ def generate(graph: LayerGraph, eps: float) -> Generated:
     names = {0: "x", 1: "zero", 2: "v0", 3: "v1"}
     body: list[str] = []
     batch_nodes: list[tuple[int, str]] = []
+    moments: set[int] = set()
+    batch_only = _batch_only_sources(graph)
     for i in range(NUM_INITIAL, graph.num_nodes):
         node = graph.node(i)
         op = OPS[node.op]
         args = [names[j] for j in node.inputs]
         if op.is_aggregation:
+            source = node.inputs[0]
+            if source not in moments:  # one pass over a node serves all its statistics
+                moments.add(source)
+                call = f"hw_moments({args[0]})"
+                if source in batch_only:  # eval mode reads running estimates instead
+                    call += " if self.training else None"
+                body.append(f"m{source} = {call}")
             running = None
             if op.uses_batch:
                 batch_nodes.append((i, op.statistic))
                 running = f"self.{running_name(i, op.statistic)}"
-            expr = kernels.aggregation_call(node.op, args[0], running)
+            expr = kernels.aggregation_call(node.op, args[0], f"m{source}", running)
         else:
             safe = (node.op == "div" and node.inputs[1] in floor) or (
                 node.op in ("log", "sqrt") and node.inputs[0] in nonneg
