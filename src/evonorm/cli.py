@@ -2,6 +2,7 @@
 
     evonorm layer show NAME|FILE.json      formula, node count, space, parameter count
     evonorm layer random --space B|S --seed N
+    evonorm evaluate NAME|FILE.json --preset smoke|local|paper [--arch A ...] [--json]
     evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
 
 Bad input ends with one line on stderr naming the problem, and exit status 2.
@@ -77,11 +78,62 @@ def cmd_explore(args: argparse.Namespace) -> None:
         raise UsageError(str(exc)) from None
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from evonorm.proxy.data import DataError, load_data
+    from evonorm.proxy.presets import get_preset
+    from evonorm.reject import RejectionChain, evaluate
+
+    name, graph = read_graph(args.layer)
+    preset = get_preset(args.preset)
+    for arch in args.arch or ():
+        try:
+            preset.arch(arch)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+    try:
+        data = load_data(
+            preset.dataset,
+            search_size=preset.search_size,
+            rerank_size=preset.rerank_size,
+            fit_size=preset.fit_size,
+            seed=args.seed,
+            device=args.device,
+        )
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    chain = RejectionChain(preset, data, seed=args.seed)
+
+    def progress(stage: str) -> None:
+        print(f"[{name}] {stage}", file=sys.stderr, flush=True)
+
+    result = evaluate(
+        graph, chain, archs=tuple(args.arch) if args.arch else None, progress=progress
+    )
+    if args.json:
+        print(json.dumps({"layer": name, "formula": graph.formula(), **result.to_dict()}))
+        return
+    v = result.verdict
+    print(f"layer:    {name}  ({graph.formula()})")
+    print(f"verdict:  {'accepted' if v.accepted else 'rejected'} at {v.stage}"
+          + (f": {v.reason}" if v.reason else ""))  # fmt: skip
+    for arch, r in result.results.items():
+        print(f"  {arch:16} {r.accuracy:7.2%}  loss {r.final_loss:.3f}  {r.seconds:6.1f} s")
+    print(f"seconds:  {result.seconds:.1f}")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     rand.add_argument("--nodes", type=int, default=14, help="total nodes, 4 initial included")
     rand.add_argument("--pretty", action="store_true", help="indent the JSON")
     rand.set_defaults(func=cmd_layer_random)
+
+    ev = commands.add_parser("evaluate", help="rejection chain, then full multi-arch training")
+    ev.add_argument("layer", help=f"one of {', '.join(KNOWN_LAYERS)}, or FILE.json")
+    ev.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    ev.add_argument("--arch", action="append", help="train on this architecture (repeatable)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=cmd_evaluate)
 
     explore = commands.add_parser(
         "explore", help="train random and known layers briefly (main job)"

@@ -103,3 +103,30 @@ def test_explore_without_data_names_files_and_fix(tmp_path):
     assert "train-images-idx3-ubyte.gz" in result.stderr and "make data" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_evaluate_known_layer_json():
+    result = run_cli("evaluate", "evonorm_s0", "--preset", "smoke", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["accepted"] is True and out["stage"] == "accepted" and out["reason"] == ""
+    assert set(out["accuracy"]) == {"resnet", "mobilenet_v2", "efficientnet_b0"}
+    assert out["seconds"] > 0 and "stability on resnet" in result.stderr
+
+
+def test_evaluate_rejects_an_explosive_file_with_stage_and_reason(tmp_path):
+    path = tmp_path / "explosive.json"
+    path.write_text(
+        '{"schema": "evonorm.graph/v1", "space": "B", "nodes": '
+        '[{"op": "exp", "inputs": [0]}, {"op": "mul", "inputs": [4, 4]}]}'
+    )
+    result = run_cli("evaluate", str(path), "--preset", "smoke", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["accepted"] is False and out["stage"] == "stability"
+    assert "exceeds" in out["reason"] and out["metrics"]["grad_norm/resnet"] == "inf"
+
+
+def test_evaluate_unknown_arch_exit_2():
+    result = run_cli("evaluate", "evonorm_b0", "--preset", "smoke", "--arch", "alexnet")
+    assert result.returncode == 2 and "no architecture 'alexnet'" in result.stderr

@@ -1,6 +1,7 @@
 import gzip
 
 import pytest
+import torch
 
 from evonorm.proxy.data import DataError, load_fashion_mnist
 
@@ -53,3 +54,48 @@ def test_missing_files_name_them_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("EVONORM_FASHION_MNIST_DIR", str(tmp_path))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz.*make data"):
         load_fashion_mnist("test")
+
+
+def test_splits_are_disjoint_seeded_and_never_test():
+    from evonorm.proxy.data import load_data
+
+    a = load_data("fashion_mnist", search_size=1000, rerank_size=500, seed=1)
+    b = load_data("fashion_mnist", search_size=1000, rerank_size=500, seed=1)
+    c = load_data("fashion_mnist", search_size=1000, rerank_size=500, seed=2)
+    assert {k: len(v) for k, v in a.images.items()} == {"search": 1000, "rerank": 500, "fit": 58500}
+    assert torch.equal(a.images["search"], b.images["search"])
+    assert not torch.equal(a.images["search"], c.images["search"])
+    rows = {k: {bytes(img.numpy()) for img in v[:300]} for k, v in a.images.items()}
+    assert not rows["search"] & rows["rerank"] and not rows["search"] & rows["fit"]
+    with pytest.raises(ValueError, match="must leave training images"):
+        load_data("fashion_mnist", search_size=40000, rerank_size=20000)
+    with pytest.raises(KeyError, match="unknown dataset"):
+        load_data("imagenet", search_size=1, rerank_size=1)
+
+
+def test_batched_augmentation_crops_and_flips():
+    from evonorm.proxy.data import augment_batch
+
+    x = torch.arange(2 * 1 * 5 * 5, dtype=torch.uint8).view(2, 1, 5, 5)
+    g = torch.Generator().manual_seed(0)
+    seen_shift = False
+    for _ in range(20):
+        y = augment_batch(x, g, pad=2, flip=False)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        for n in range(2):  # every output is a window of the zero-padded image
+            padded = torch.nn.functional.pad(x[n], (2, 2, 2, 2))
+            windows = [padded[:, i : i + 5, j : j + 5] for i in range(5) for j in range(5)]
+            assert any(torch.equal(y[n], w) for w in windows)
+            seen_shift |= not torch.equal(y[n], x[n])
+    assert seen_shift
+    flips = [torch.equal(augment_batch(x, g, pad=0, flip=True)[0], x[0].flip(2)) for _ in range(40)]
+    assert 5 < sum(flips) < 35
+
+
+def test_batches_are_normalised_on_the_device():
+    from evonorm.proxy.data import load_data
+
+    data = load_data("fashion_mnist", search_size=1000, rerank_size=1000, fit_size=5000)
+    x, y = data.batch(256, torch.Generator().manual_seed(0), augment=False)
+    assert x.shape == (256, 1, 28, 28) and x.dtype == torch.float32 and y.shape == (256,)
+    assert abs(float(x.mean())) < 0.2 and abs(float(x.std()) - 1.0) < 0.2

@@ -1,0 +1,235 @@
+"""Architectures that host candidate layers, adapted to small images, by name.
+
+Anchors (scored during the search, as in the paper): ``resnet`` (bottleneck blocks, the
+ResNet-50 layout scaled by depth and width), ``mobilenet_v2`` and ``efficientnet_b0``. Held-out
+(used only to rerank): ``resnet_basic`` (basic blocks), ``mnasnet`` and ``vgg`` (a plain
+conv-norm-act stack). Each builder takes an :class:`ArchConfig` and a norm-act factory
+(``factory(num_features) -> nn.Module``), builds the network with torchvision's builders and
+blocks and BN placeholders, adapts the stem (input channels, stride) and applies the paper's
+substitution rule (:mod:`evonorm.proxy.substitution`).
+
+Add your own with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+from torchvision.models import efficientnet, mnasnet, mobilenetv2, resnet
+
+from evonorm.proxy.substitution import NormAct, substitute
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Shape of one proxy network. ``width`` and ``depth`` scale the reference layout;
+    ``stem_stride`` 1 keeps the resolution of small images (2 halves it, cheaper)."""
+
+    width: float = 1.0
+    depth: float = 1.0
+    stem_stride: int = 1
+    in_channels: int = 3
+    num_classes: int = 10
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.depth <= 0:
+            raise ValueError(f"width and depth must be > 0, got {self.width}, {self.depth}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+
+
+Builder = Callable[[ArchConfig, NormAct], nn.Module]
+ARCHITECTURES: dict[str, Builder] = {}
+ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
+HELD_OUT = ("resnet_basic", "mnasnet", "vgg")
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    def decorate(builder: Builder) -> Builder:
+        ARCHITECTURES[name] = builder
+        return builder
+
+    return decorate
+
+
+def build_model(name: str, config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    """The network ``name`` with ``norm_act`` in every norm-act slot."""
+    if name not in ARCHITECTURES:
+        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name](config, norm_act)
+
+
+def _scaled(channels: int, width: float, minimum: int = 4) -> int:
+    return max(minimum, round(channels * width / 4) * 4)
+
+
+def _depths(reference: tuple[int, ...], depth: float) -> list[int]:
+    return [max(1, round(d * depth)) for d in reference]
+
+
+def _stem_conv(conv: nn.Conv2d, config: ArchConfig) -> nn.Conv2d:
+    """``conv`` rebuilt for the dataset's channels and the configured stride."""
+    return nn.Conv2d(
+        config.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=config.stem_stride,
+        padding=conv.padding,
+        bias=conv.bias is not None,
+    )
+
+
+# -- ResNets ----------------------------------------------------------------------------------
+
+
+class NormActBottleneck(resnet.Bottleneck):
+    """torchvision's bottleneck whose first two norms are norm-act layers (no ReLU after them);
+    the last norm is affine-only and starts at 0; the ReLU after the addition stays."""
+
+    NORM_ACT_SLOTS = ("bn1", "bn2")
+    AFFINE_SLOTS = ("bn3",)
+    RESIDUAL_END = "bn3"
+
+    def forward(self, x):
+        out = self.bn1(self.conv1(x))
+        out = self.bn2(self.conv2(out))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class NormActBasicBlock(resnet.BasicBlock):
+    NORM_ACT_SLOTS = ("bn1",)
+    AFFINE_SLOTS = ("bn2",)
+    RESIDUAL_END = "bn2"
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.bn1(self.conv1(x))))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class SmallResNet(nn.Module):
+    """A ResNet for small images: 3x3 stem (no max-pool), four stages of torchvision blocks."""
+
+    def __init__(self, block, depths: list[int], planes: list[int], config: ArchConfig) -> None:
+        super().__init__()
+        stem_width = planes[0]
+        self.stem = nn.Sequential(
+            nn.Conv2d(
+                config.in_channels, stem_width, 3, stride=config.stem_stride, padding=1, bias=False
+            ),
+            nn.BatchNorm2d(stem_width),
+            nn.ReLU(inplace=True),
+        )
+        stages, inplanes = [], stem_width
+        for i, (count, width) in enumerate(zip(depths, planes, strict=True)):
+            blocks = []
+            for j in range(count):
+                stride = 2 if i > 0 and j == 0 else 1
+                out = width * block.expansion
+                downsample = None
+                if stride != 1 or inplanes != out:
+                    downsample = nn.Sequential(
+                        nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
+                    )
+                blocks.append(block(inplanes, width, stride, downsample))
+                inplanes = out
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(config.dropout),
+            nn.Linear(inplanes, config.num_classes),
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)))
+
+
+@register("resnet")
+def _resnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    """Bottleneck ResNet-50 layout (3, 4, 6, 3), stage planes 64..512 scaled by ``width``."""
+    planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
+    model = SmallResNet(NormActBottleneck, _depths((3, 4, 6, 3), config.depth), planes, config)
+    return substitute(model, norm_act)
+
+
+@register("resnet_basic")
+def _resnet_basic(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    """Basic-block ResNet-18 layout (2, 2, 2, 2) scaled by ``width`` and ``depth``."""
+    planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
+    model = SmallResNet(NormActBasicBlock, _depths((2, 2, 2, 2), config.depth), planes, config)
+    return substitute(model, norm_act)
+
+
+# -- Mobile networks --------------------------------------------------------------------------
+
+
+@register("mobilenet_v2")
+def _mobilenet_v2(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    reference = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2]]
+    reference += [[6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+    setting = [[t, c, max(1, round(n * config.depth)), s] for t, c, n, s in reference]
+    model = mobilenetv2.MobileNetV2(
+        num_classes=config.num_classes,
+        width_mult=config.width,
+        inverted_residual_setting=setting,
+        dropout=config.dropout,
+    )
+    model.features[0][0] = _stem_conv(model.features[0][0], config)
+    return substitute(model, norm_act)
+
+
+@register("efficientnet_b0")
+def _efficientnet_b0(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    setting, last_channel = efficientnet._efficientnet_conf(
+        "efficientnet_b0", width_mult=config.width, depth_mult=config.depth
+    )
+    model = efficientnet.EfficientNet(
+        setting,
+        dropout=config.dropout,
+        stochastic_depth_prob=0.0,
+        num_classes=config.num_classes,
+        last_channel=last_channel,
+    )
+    model.features[0][0] = _stem_conv(model.features[0][0], config)
+    return substitute(model, norm_act)
+
+
+@register("mnasnet")
+def _mnasnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    model = mnasnet.MNASNet(alpha=config.width, num_classes=config.num_classes, dropout=0.0)
+    model.layers[0] = _stem_conv(model.layers[0], config)
+    return substitute(model, norm_act)
+
+
+# -- Plain ------------------------------------------------------------------------------------
+
+
+@register("vgg")
+def _vgg(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+    """VGG-style: stages of (conv-norm-act) x depth, max-pool between stages."""
+    widths = [_scaled(c, config.width) for c in (64, 128, 256, 512)]
+    per_stage = max(1, round(2 * config.depth))
+    layers: list[nn.Module] = []
+    channels, stride = config.in_channels, config.stem_stride
+    for i, width in enumerate(widths):
+        if i:
+            layers.append(nn.MaxPool2d(2))
+        for _ in range(per_stage):
+            layers += [
+                nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            channels, stride = width, 1
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, config.num_classes)]
+    return substitute(nn.Sequential(*layers), norm_act)

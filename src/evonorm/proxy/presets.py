@@ -1,0 +1,154 @@
+"""Named presets: every setting of the proxy task and its rejection stages, as frozen configs.
+
+- ``smoke``: seconds on a CPU; for tests. Tiny networks, few steps, a small slice of data.
+- ``local``: Fashion-MNIST on a 2-core CPU; the embedded default. Widths, stems and steps are
+  chosen so that BN-ReLU clears 83 % held-out accuracy on each anchor and a full three-anchor
+  evaluation of one candidate stays within about two CPU-minutes (docs/baselines.md).
+- ``paper``: CIFAR-10 with the paper's three anchors at proxy scale and ~2000 steps; for GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evonorm.proxy.architectures import ANCHORS, HELD_OUT, ArchConfig
+from evonorm.proxy.trainer import TrainConfig
+
+__all__ = ["PRESETS", "Preset", "QualityConfig", "StabilityConfig", "get_preset"]
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Quality rejection: ``steps`` of training on each anchor; a layer must reach
+    ``max(min_accuracy, min_relative × BN-ReLU's accuracy with the same budget)`` on every one."""
+
+    steps: int = 100
+    min_accuracy: float = 0.2  # absolute, in [0, 1]
+    min_relative: float = 0.0  # fraction of the BN-ReLU reference accuracy, in [0, 1]
+    compile: bool = False  # short runs do not repay a compile
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"quality steps must be >= 1, got {self.steps}")
+        for name in ("min_accuracy", "min_relative"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+    def threshold(self, reference: float | None) -> float:
+        """The accuracy a layer needs on one architecture, given BN-ReLU's there."""
+        relative = self.min_relative * reference if reference is not None else 0.0
+        return max(self.min_accuracy, relative)
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    """Stability rejection; see :mod:`evonorm.reject.stability` for the exact estimator."""
+
+    steps: int = 5
+    step_size: float = 0.05  # relative to the parameter norm
+    batch_size: int = 32
+    max_grad_norm: float = 1e8  # the order the paper reports; known layers reach ~4e6 (local)
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"stability steps must be >= 0, got {self.steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"stability batch_size must be >= 1, got {self.batch_size}")
+        if self.step_size < 0:
+            raise ValueError(f"stability step_size must be >= 0, got {self.step_size}")
+        if self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    dataset: str
+    anchors: tuple[tuple[str, ArchConfig], ...]
+    held_out: tuple[tuple[str, ArchConfig], ...]
+    train: TrainConfig
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
+    search_size: int = 5000  # held-out images scored during the search
+    rerank_size: int = 5000  # held-out images for reranking only
+    fit_size: int | None = None  # cap on training images (None: the rest)
+
+    def arch(self, name: str) -> ArchConfig:
+        for arch, config in self.anchors + self.held_out:
+            if arch == name:
+                return config
+        known = ", ".join(a for a, _ in self.anchors + self.held_out)
+        raise KeyError(f"preset {self.name!r} has no architecture {name!r}; it has: {known}")
+
+    @property
+    def anchor_names(self) -> tuple[str, ...]:
+        return tuple(a for a, _ in self.anchors)
+
+
+def _archs(names, **shape) -> tuple[tuple[str, ArchConfig], ...]:
+    return tuple((name, ArchConfig(**shape[name])) for name in names)
+
+
+_SMOKE_SHAPE = {"width": 0.125, "depth": 0.34, "stem_stride": 1, "in_channels": 1}
+_SMOKE = Preset(
+    name="smoke",
+    dataset="fashion_mnist",
+    anchors=_archs(ANCHORS, **{n: _SMOKE_SHAPE for n in ANCHORS}),
+    held_out=_archs(HELD_OUT, **{n: _SMOKE_SHAPE for n in HELD_OUT}),
+    train=TrainConfig(steps=12, batch_size=32, lr=0.05),
+    quality=QualityConfig(steps=4, min_accuracy=0.0),
+    stability=StabilityConfig(steps=2, batch_size=8),
+    search_size=256,
+    rerank_size=256,
+    fit_size=2048,
+)
+
+_LOCAL = Preset(
+    name="local",
+    dataset="fashion_mnist",
+    anchors=_archs(
+        ANCHORS,
+        resnet={"width": 0.0625, "depth": 0.34, "stem_stride": 1, "in_channels": 1},
+        mobilenet_v2={"width": 0.35, "depth": 0.34, "stem_stride": 2, "in_channels": 1},
+        efficientnet_b0={"width": 0.35, "depth": 0.34, "stem_stride": 2, "in_channels": 1},
+    ),
+    held_out=_archs(
+        HELD_OUT,
+        resnet_basic={"width": 0.125, "depth": 0.5, "stem_stride": 1, "in_channels": 1},
+        mnasnet={"width": 0.35, "depth": 1.0, "stem_stride": 2, "in_channels": 1},
+        vgg={"width": 0.125, "depth": 0.5, "stem_stride": 1, "in_channels": 1},
+    ),
+    train=TrainConfig(steps=300, batch_size=128, lr=0.1),
+    quality=QualityConfig(steps=100, min_accuracy=0.2, min_relative=0.5),
+    search_size=5000,
+    rerank_size=5000,
+)
+
+_PAPER = Preset(
+    name="paper",
+    dataset="cifar10",
+    anchors=_archs(
+        ANCHORS,
+        resnet={"width": 0.25, "depth": 1.0, "stem_stride": 1},
+        mobilenet_v2={"width": 0.5, "depth": 1.0, "stem_stride": 1},
+        efficientnet_b0={"width": 0.5, "depth": 1.0, "stem_stride": 1},
+    ),
+    held_out=_archs(
+        HELD_OUT,
+        resnet_basic={"width": 0.5, "depth": 1.0, "stem_stride": 1},
+        mnasnet={"width": 0.5, "depth": 1.0, "stem_stride": 1},
+        vgg={"width": 0.5, "depth": 1.0, "stem_stride": 1},
+    ),
+    train=TrainConfig(steps=2000, batch_size=128, lr=0.1, compile=True),
+    quality=QualityConfig(steps=100, min_accuracy=0.2),
+    search_size=5000,
+    rerank_size=5000,
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (_SMOKE, _LOCAL, _PAPER)}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,94 @@
+"""The paper's substitution rule: put a candidate norm-act layer into a network built with BN.
+
+Networks are built with ``nn.BatchNorm2d`` placeholders (torchvision's builders do this by
+default), then rewritten:
+
+- a BN followed by an activation (ReLU, ReLU6, SiLU, ...) in a ``Sequential`` becomes the
+  candidate layer, and the activation is dropped (the candidate is a norm *and* activation);
+- a BN not followed by an activation (projection shortcuts, the last norm of a residual branch)
+  becomes an :class:`Affine` — per-channel scale and shift, no normalisation — with the scale
+  initialised to 0 when it ends a residual branch;
+- activations not preceded by a BN (after a residual addition, inside squeeze-excitation) stay.
+
+Blocks whose norms are attributes rather than ``Sequential`` items (ResNet blocks) list them in
+``NORM_ACT_SLOTS`` and ``AFFINE_SLOTS`` and apply no activation after the norm-act slots in
+their own ``forward``. A BN left over after the rewrite is a bug in the architecture, not in the
+layer, and raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+NormAct = Callable[[int], nn.Module]
+
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU, nn.LeakyReLU)
+
+
+class Affine(nn.Module):
+    """``x * weight + bias`` per channel: what a BN not followed by an activation becomes."""
+
+    def __init__(self, num_features: int, *, zero_init: bool = False) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.zero_init = zero_init
+        self.weight = nn.Parameter(torch.empty(num_features))
+        self.bias = nn.Parameter(torch.empty(num_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.weight.fill_(0.0 if self.zero_init else 1.0)
+            self.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, zero_init={self.zero_init}"
+
+
+def _residual_ends(model: nn.Module) -> set[int]:
+    """ids of the BNs that end a residual branch (their Affine starts at gamma = 0)."""
+    ends: set[int] = set()
+    for module in model.modules():
+        if getattr(module, "use_res_connect", False) or getattr(module, "apply_residual", False):
+            norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+            if norms:
+                ends.add(id(norms[-1]))
+        for name in getattr(module, "AFFINE_SLOTS", ()):
+            if name == getattr(module, "RESIDUAL_END", None):
+                ends.add(id(getattr(module, name)))
+    return ends
+
+
+def substitute(model: nn.Module, norm_act: NormAct) -> nn.Module:
+    """Rewrite every BN of ``model`` in place by the paper's rule; returns ``model``."""
+    ends = _residual_ends(model)
+
+    def affine(bn: nn.BatchNorm2d) -> Affine:
+        return Affine(bn.num_features, zero_init=id(bn) in ends)
+
+    for module in list(model.modules()):
+        for name in getattr(module, "NORM_ACT_SLOTS", ()):
+            setattr(module, name, norm_act(getattr(module, name).num_features))
+        for name in getattr(module, "AFFINE_SLOTS", ()):
+            setattr(module, name, affine(getattr(module, name)))
+        if isinstance(module, nn.Sequential):
+            items = list(module)
+            for i, item in enumerate(items):
+                if not isinstance(item, nn.BatchNorm2d):
+                    continue
+                followed = i + 1 < len(items) and isinstance(items[i + 1], ACTIVATIONS)
+                if followed:
+                    module[i] = norm_act(item.num_features)
+                    module[i + 1] = nn.Identity()
+                else:
+                    module[i] = affine(item)
+    leftover = [name for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    if leftover:
+        raise RuntimeError(f"BN layers the substitution rule does not place: {leftover}")
+    return model

@@ -1,0 +1,179 @@
+"""The rejection chain and the full evaluation of one candidate layer.
+
+Stages run cheapest first; the first that fails decides the verdict, and a bad layer never
+raises:
+
+1. ``structural`` — the pruned graph's structural hash was already evaluated (a duplicate);
+2. ``fingerprint`` — the functional fingerprint (:mod:`evonorm.reject.fingerprint`) matches an
+   evaluated layer (a functional duplicate), or the layer's outputs on the fixed inputs are not
+   finite, or do not depend on x;
+3. ``stability`` — worst-case gradient norm (:mod:`evonorm.reject.stability`) on every anchor;
+4. ``quality`` — a short training run on every anchor against the preset's threshold.
+
+Stability (a few gradient steps) runs before quality (about a hundred training steps) because it
+is cheaper. A layer that passes all four is ``accepted`` and fully trained on the anchors.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+from evonorm.compile import build_layer
+from evonorm.proxy.architectures import build_model
+from evonorm.proxy.data import ProxyData
+from evonorm.proxy.presets import Preset
+from evonorm.proxy.trainer import TrainConfig, TrainResult, train
+from evonorm.reject.fingerprint import fingerprint
+from evonorm.reject.stability import worst_case_grad_norm
+from evonorm.reject.verdict import Verdict
+from evonorm.space import LayerGraph, known_layer
+
+Progress = Callable[[str], None]
+
+
+def train_layer(
+    graph: LayerGraph, arch: str, preset: Preset, data: ProxyData, config: TrainConfig, seed: int
+) -> TrainResult:
+    """Initialise ``arch`` with ``graph`` in its norm-act slots (seeded) and train it."""
+    torch.manual_seed(seed)
+    model = build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
+    return train(model, data, config, seed=seed)
+
+
+@dataclass
+class RejectionChain:
+    """Runs the stages for one search. ``seen_hashes`` / ``seen_fingerprints`` map the keys of
+    layers already evaluated to an identifier (e.g. a trial number) reported on a match."""
+
+    preset: Preset
+    data: ProxyData
+    seed: int = 0
+    seen_hashes: dict[str, str] = field(default_factory=dict)
+    seen_fingerprints: dict[str, str] = field(default_factory=dict)
+    references: dict[str, float] = field(default_factory=dict)  # BN-ReLU at the quality budget
+
+    def quality_config(self) -> TrainConfig:
+        q = self.preset.quality
+        return replace(self.preset.train, steps=q.steps, compile=q.compile)
+
+    def reference(self, arch: str) -> float:
+        """BN-ReLU's accuracy on ``arch`` after the quality budget (computed once)."""
+        if arch not in self.references:
+            result = train_layer(
+                known_layer("bn_relu"), arch, self.preset, self.data, self.quality_config(),
+                self.seed,
+            )  # fmt: skip
+            self.references[arch] = result.accuracy
+        return self.references[arch]
+
+    def run(self, graph: LayerGraph, progress: Progress | None = None) -> Verdict:
+        say = progress or (lambda _: None)
+        metrics: dict = {}
+        structural = graph.prune().structural_hash()
+        metrics["structural_hash"] = structural
+        if structural in self.seen_hashes:
+            reason = f"duplicate: same structure as {self.seen_hashes[structural]}"
+            return Verdict(False, "structural", reason, metrics)
+
+        say("fingerprint")
+        fp = fingerprint(graph)
+        metrics["fingerprint"] = fp.digest
+        if fp.digest in self.seen_fingerprints:
+            reason = f"duplicate: same function as {self.seen_fingerprints[fp.digest]}"
+            return Verdict(False, "fingerprint", reason, metrics)
+        if not fp.finite:
+            return Verdict(False, "fingerprint", "non-finite outputs on the test inputs", metrics)
+        if not fp.depends_on_x:
+            return Verdict(False, "fingerprint", "output does not depend on the input", metrics)
+
+        stability = self.preset.stability
+        for arch in self.preset.anchor_names:
+            say(f"stability on {arch}")
+            torch.manual_seed(self.seed)
+            model = build_model(arch, self.preset.arch(arch), functools.partial(build_layer, graph))
+            norm = worst_case_grad_norm(model, self.data, stability)
+            metrics[f"grad_norm/{arch}"] = norm
+            if not norm <= stability.max_grad_norm:
+                shown = "inf" if math.isinf(norm) else f"{norm:.3g}"
+                reason = (
+                    f"worst-case gradient norm {shown} on {arch} exceeds "
+                    f"{stability.max_grad_norm:.3g}"
+                )
+                return Verdict(False, "stability", reason, metrics)
+
+        quality = self.preset.quality
+        for arch in self.preset.anchor_names:
+            say(f"quality on {arch} ({quality.steps} steps)")
+            result = train_layer(
+                graph, arch, self.preset, self.data, self.quality_config(), self.seed
+            )
+            reference = self.reference(arch) if quality.min_relative > 0 else None
+            needed = quality.threshold(reference)
+            metrics[f"quality/{arch}"] = result.accuracy
+            if reference is not None:
+                metrics[f"quality_reference/{arch}"] = reference
+            if result.diverged or result.timed_out or result.accuracy < needed:
+                why = result.reason or f"accuracy {result.accuracy:.1%} < {needed:.1%}"
+                return Verdict(False, "quality", f"{arch}: {why}", metrics)
+        return Verdict(True, "accepted", "", metrics)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    verdict: Verdict
+    results: dict[str, TrainResult]  # full training per anchor (empty when rejected)
+    seconds: float
+
+    @property
+    def accuracy(self) -> dict[str, float]:
+        return {arch: r.accuracy for arch, r in self.results.items()}
+
+    def to_dict(self) -> dict:
+        """A JSON-safe summary: non-finite numbers become strings ("inf", "nan")."""
+        return _json_safe(
+            {
+                "accepted": self.verdict.accepted,
+                "stage": self.verdict.stage,
+                "reason": self.verdict.reason,
+                "accuracy": self.accuracy,
+                "seconds": round(self.seconds, 3),
+                "metrics": self.verdict.metrics,
+                "results": {arch: asdict(r) for arch, r in self.results.items()},
+            }
+        )
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def evaluate(
+    graph: LayerGraph,
+    chain: RejectionChain,
+    *,
+    archs: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """The rejection chain, then (if accepted) full training on each of ``archs`` (default:
+    the preset's anchors)."""
+    start = time.perf_counter()
+    verdict = chain.run(graph, progress)
+    results: dict[str, TrainResult] = {}
+    if verdict.accepted:
+        for arch in archs or chain.preset.anchor_names:
+            if progress:
+                progress(f"training on {arch} ({chain.preset.train.steps} steps)")
+            results[arch] = train_layer(
+                graph, arch, chain.preset, chain.data, chain.preset.train, chain.seed
+            )
+    return Evaluation(verdict, results, time.perf_counter() - start)
