@@ -3,6 +3,7 @@
     evonorm layer show NAME|FILE.json      formula, node count, space, parameter count
     evonorm layer random --space B|S --seed N
     evonorm evaluate NAME|FILE.json --preset smoke|local|paper [--arch A ...] [--json]
+    evonorm baselines --preset local [--seeds 0 1] [--out docs/baselines.md]
     evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
 
 Bad input ends with one line on stderr naming the problem, and exit status 2.
@@ -42,6 +43,11 @@ def read_graph(spec: str) -> tuple[str, LayerGraph]:
         return path.stem, LayerGraph.from_json(text)
     except GraphError as exc:
         raise UsageError(f"{spec}: {exc}") from None
+
+
+def _stderr(line: str) -> None:
+    """Progress goes to stderr, so that stdout stays machine-readable."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def cmd_layer_show(args: argparse.Namespace) -> None:
@@ -123,6 +129,34 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"seconds:  {result.seconds:.1f}")
 
 
+def cmd_baselines(args: argparse.Namespace) -> None:
+    import shlex
+    import time
+
+    from evonorm.proxy.baselines import markdown, run_baselines, write_baselines
+    from evonorm.proxy.data import DataError, load_data
+    from evonorm.proxy.presets import get_preset
+
+    preset = get_preset(args.preset)
+    unknown = [layer for layer in args.layers or () if layer not in KNOWN_LAYERS]
+    if unknown:
+        raise UsageError(f"unknown layers {unknown}; known: {', '.join(KNOWN_LAYERS)}")
+    try:
+        data = load_data(preset.dataset, search_size=preset.search_size,
+                         rerank_size=preset.rerank_size, fit_size=preset.fit_size,
+                         device=args.device)  # fmt: skip
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    start = time.perf_counter()
+    table = run_baselines(preset, data, layers=args.layers or tuple(KNOWN_LAYERS),
+                          seeds=args.seeds, echo=_stderr)  # fmt: skip
+    command = "evonorm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    text = markdown(table, preset, command=command, seeds=args.seeds,
+                    wall_seconds=time.perf_counter() - start)  # fmt: skip
+    write_baselines(Path(args.out), text)
+    print(text)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -162,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="cuda" if _cuda() else "cpu")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
+
+    base = commands.add_parser("baselines", help="known layers on every anchor -> markdown")
+    base.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    base.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    base.add_argument("--layers", nargs="+", help="known layers (default: all nine)")
+    base.add_argument("--out", default="docs/baselines.md")
+    base.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    base.set_defaults(func=cmd_baselines)
 
     explore = commands.add_parser(
         "explore", help="train random and known layers briefly (main job)"

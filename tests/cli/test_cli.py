@@ -130,3 +130,20 @@ def test_evaluate_rejects_an_explosive_file_with_stage_and_reason(tmp_path):
 def test_evaluate_unknown_arch_exit_2():
     result = run_cli("evaluate", "evonorm_b0", "--preset", "smoke", "--arch", "alexnet")
     assert result.returncode == 2 and "no architecture 'alexnet'" in result.stderr
+
+
+def test_baselines_smoke_writes_a_table(tmp_path):
+    out = tmp_path / "baselines.md"
+    result = run_cli(
+        "baselines", "--preset", "smoke", "--seeds", "0", "1", "--layers", "bn_relu",
+        "evonorm_s0", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "| layer | resnet | mobilenet_v2 | efficientnet_b0 | s / run |" in text
+    assert text.count("\n| bn_relu |") == 1 and text.count("\n| evonorm_s0 |") == 1
+    assert (
+        "BN-ReLU seed-to-seed std" in text and "Command: `evonorm baselines --preset smoke" in text
+    )
+    assert not out.with_suffix(".md.tmp").exists()
+    assert run_cli("baselines", "--preset", "smoke", "--layers", "nope").returncode == 2

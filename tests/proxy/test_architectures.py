@@ -89,3 +89,15 @@ def test_stem_adapts_to_small_images():
         isinstance(m, nn.MaxPool2d)
         for m in build_model("resnet", SMALL, factory("bn_relu")).modules()
     )
+
+
+def test_lone_norms_can_stay_batch_norms():
+    config = ArchConfig(width=0.125, depth=0.34, in_channels=1, lone_norm="batchnorm")
+    model = build_model("resnet", config, factory("evonorm_s0"))
+    block = next(m for m in model.modules() if isinstance(m, NormActBottleneck))
+    assert isinstance(block.bn1, GraphLayer) and isinstance(block.bn3, nn.BatchNorm2d)
+    assert torch.equal(block.bn3.weight, torch.zeros_like(block.bn3.weight))
+    assert isinstance(block.downsample[1], nn.BatchNorm2d) and block.downsample[1].weight[0] == 1
+    assert not any(isinstance(m, Affine) for m in model.modules())
+    with pytest.raises(ValueError, match="lone_norm"):
+        build_model("vgg", ArchConfig(lone_norm="none"), factory("bn_relu"))

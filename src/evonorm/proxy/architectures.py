@@ -33,6 +33,8 @@ class ArchConfig:
     in_channels: int = 3
     num_classes: int = 10
     dropout: float = 0.0
+    lone_norm: str = "affine"  # what a norm not followed by an activation becomes
+    zero_init_residual: bool = True  # residual-branch ends start at scale 0
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.depth <= 0:
@@ -159,7 +161,9 @@ def _resnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
     """Bottleneck ResNet-50 layout (3, 4, 6, 3), stage planes 64..512 scaled by ``width``."""
     planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
     model = SmallResNet(NormActBottleneck, _depths((3, 4, 6, 3), config.depth), planes, config)
-    return substitute(model, norm_act)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 @register("resnet_basic")
@@ -167,7 +171,9 @@ def _resnet_basic(config: ArchConfig, norm_act: NormAct) -> nn.Module:
     """Basic-block ResNet-18 layout (2, 2, 2, 2) scaled by ``width`` and ``depth``."""
     planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
     model = SmallResNet(NormActBasicBlock, _depths((2, 2, 2, 2), config.depth), planes, config)
-    return substitute(model, norm_act)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 # -- Mobile networks --------------------------------------------------------------------------
@@ -185,7 +191,9 @@ def _mobilenet_v2(config: ArchConfig, norm_act: NormAct) -> nn.Module:
         dropout=config.dropout,
     )
     model.features[0][0] = _stem_conv(model.features[0][0], config)
-    return substitute(model, norm_act)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 @register("efficientnet_b0")
@@ -201,14 +209,18 @@ def _efficientnet_b0(config: ArchConfig, norm_act: NormAct) -> nn.Module:
         last_channel=last_channel,
     )
     model.features[0][0] = _stem_conv(model.features[0][0], config)
-    return substitute(model, norm_act)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 @register("mnasnet")
 def _mnasnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
     model = mnasnet.MNASNet(alpha=config.width, num_classes=config.num_classes, dropout=0.0)
     model.layers[0] = _stem_conv(model.layers[0], config)
-    return substitute(model, norm_act)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 # -- Plain ------------------------------------------------------------------------------------
@@ -232,4 +244,9 @@ def _vgg(config: ArchConfig, norm_act: NormAct) -> nn.Module:
             ]
             channels, stride = width, 1
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, config.num_classes)]
-    return substitute(nn.Sequential(*layers), norm_act)
+    return substitute(
+        nn.Sequential(*layers),
+        norm_act,
+        lone_norm=config.lone_norm,
+        zero_init_residual=config.zero_init_residual,
+    )

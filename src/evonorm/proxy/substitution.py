@@ -51,6 +51,10 @@ class Affine(nn.Module):
         return f"{self.num_features}, zero_init={self.zero_init}"
 
 
+class _KeptBatchNorm(nn.BatchNorm2d):
+    """A BN kept on purpose (``lone_norm="batchnorm"``); distinct from leftover placeholders."""
+
+
 def _residual_ends(model: nn.Module) -> set[int]:
     """ids of the BNs that end a residual branch (their Affine starts at gamma = 0)."""
     ends: set[int] = set()
@@ -65,11 +69,33 @@ def _residual_ends(model: nn.Module) -> set[int]:
     return ends
 
 
-def substitute(model: nn.Module, norm_act: NormAct) -> nn.Module:
-    """Rewrite every BN of ``model`` in place by the paper's rule; returns ``model``."""
-    ends = _residual_ends(model)
+LONE_NORMS = ("affine", "batchnorm")
 
-    def affine(bn: nn.BatchNorm2d) -> Affine:
+
+def substitute(
+    model: nn.Module,
+    norm_act: NormAct,
+    *,
+    lone_norm: str = "affine",
+    zero_init_residual: bool = True,
+) -> nn.Module:
+    """Rewrite every BN of ``model`` in place by the paper's rule; returns ``model``.
+
+    ``lone_norm`` says what a BN not followed by an activation becomes: ``"affine"`` (the rule
+    above) or ``"batchnorm"`` (a fresh ``BatchNorm2d``, scale 0 at residual ends) — an option
+    because, in short proxy runs, normalising those places trains markedly better
+    (docs/benchmarks.md, calibration). ``zero_init_residual=False`` starts residual-branch ends
+    at scale 1 instead of 0."""
+    if lone_norm not in LONE_NORMS:
+        raise ValueError(f"lone_norm must be one of {LONE_NORMS}, got {lone_norm!r}")
+    ends = _residual_ends(model) if zero_init_residual else set()
+
+    def affine(bn: nn.BatchNorm2d) -> nn.Module:
+        if lone_norm == "batchnorm":
+            fresh = _KeptBatchNorm(bn.num_features)
+            if id(bn) in ends:
+                nn.init.zeros_(fresh.weight)
+            return fresh
         return Affine(bn.num_features, zero_init=id(bn) in ends)
 
     for module in list(model.modules()):
@@ -80,7 +106,7 @@ def substitute(model: nn.Module, norm_act: NormAct) -> nn.Module:
         if isinstance(module, nn.Sequential):
             items = list(module)
             for i, item in enumerate(items):
-                if not isinstance(item, nn.BatchNorm2d):
+                if not isinstance(item, nn.BatchNorm2d) or isinstance(item, _KeptBatchNorm):
                     continue
                 followed = i + 1 < len(items) and isinstance(items[i + 1], ACTIVATIONS)
                 if followed:
@@ -88,7 +114,11 @@ def substitute(model: nn.Module, norm_act: NormAct) -> nn.Module:
                     module[i + 1] = nn.Identity()
                 else:
                     module[i] = affine(item)
-    leftover = [name for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    leftover = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.BatchNorm2d) and not isinstance(m, _KeptBatchNorm)
+    ]
     if leftover:
         raise RuntimeError(f"BN layers the substitution rule does not place: {leftover}")
     return model

@@ -28,22 +28,14 @@ from evonorm.compile import build_layer
 from evonorm.proxy.architectures import build_model
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import Preset
-from evonorm.proxy.trainer import TrainConfig, TrainResult, train
+from evonorm.proxy.score import train_layer
+from evonorm.proxy.trainer import TrainConfig, TrainResult
 from evonorm.reject.fingerprint import fingerprint
 from evonorm.reject.stability import worst_case_grad_norm
 from evonorm.reject.verdict import Verdict
 from evonorm.space import LayerGraph, known_layer
 
 Progress = Callable[[str], None]
-
-
-def train_layer(
-    graph: LayerGraph, arch: str, preset: Preset, data: ProxyData, config: TrainConfig, seed: int
-) -> TrainResult:
-    """Initialise ``arch`` with ``graph`` in its norm-act slots (seeded) and train it."""
-    torch.manual_seed(seed)
-    model = build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
-    return train(model, data, config, seed=seed)
 
 
 @dataclass
