@@ -188,3 +188,25 @@ def test_shifted_moments_stay_accurate_when_the_mean_dominates(offset):
     naive = (a * a).mean((2, 3), keepdim=True) - a.mean((2, 3), keepdim=True) ** 2
     if offset:
         assert (naive.double() - exact_var).abs().max() > 0.1
+
+
+def test_peepholes_are_exact_rewrites():
+    from evonorm.compile.codegen import generate
+
+    source = generate(known_layer("bn_relu"), 1e-5).forward_source()
+    assert "x - n4" in source and "torch.relu(n10)" in source and "zero" not in source
+    # a negation that feeds an add *and* another op stays a node of its own
+    shared = LayerGraph(
+        (Node("std_instance", (0,)), Node("neg", (4,)), Node("add", (0, 5)),
+         Node("mul", (5, 6)), Node("add", (5, 5)), Node("add", (7, 8)))
+    )  # fmt: skip
+    folded = LayerGraph(
+        (Node("neg", (0,)), Node("neg", (3,)), Node("add", (4, 5)), Node("max", (1, 6)))
+    )
+    for g in (shared, folded):
+        layer = build_layer(g, 8, dtype=torch.float64)
+        x = torch.randn(3, 8, 4, 4, dtype=torch.float64)
+        v1 = getattr(layer, "v1", torch.ones(8, dtype=torch.float64)).detach()
+        want = interpret(g, x, torch.zeros(8, dtype=torch.float64), v1, 8, 1e-5)
+        torch.testing.assert_close(layer(x), want)
+    assert "-x - v1" in generate(folded, 1e-5).forward_source()

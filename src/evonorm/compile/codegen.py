@@ -12,6 +12,7 @@ at least the division floor (every ``std_*`` is >= sqrt(eps)); for those, the pr
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -74,6 +75,30 @@ def _bounds(graph: LayerGraph, eps: float) -> tuple[set[int], set[int]]:
     return nonneg, floor
 
 
+def _folded_negations(graph: LayerGraph) -> set[int]:
+    """``neg`` nodes whose every consumer is an ``add``: ``a + (-b)`` becomes ``a - b``, one
+    pass instead of two (forward and backward)."""
+    consumers: dict[int, set[str]] = {}
+    for node in graph.nodes:
+        for j in node.inputs:
+            consumers.setdefault(j, set()).add(node.op)
+    return {
+        i
+        for i in range(NUM_INITIAL, graph.num_nodes - 1)  # never the output
+        if graph.node(i).op == "neg" and consumers.get(i) == {"add"}
+    }
+
+
+def _subtraction(graph: LayerGraph, inputs, names: dict[int, str], folded: set[int]) -> str:
+    """``add`` with one or two folded negations as a subtraction."""
+    a, b = inputs
+    if a in folded and b in folded:
+        return f"-{names[graph.node(a).inputs[0]]} - {names[graph.node(b).inputs[0]]}"
+    if a in folded:
+        a, b = b, a
+    return f"{names[a]} - {names[graph.node(b).inputs[0]]}"
+
+
 def _batch_only_sources(graph: LayerGraph) -> set[int]:
     """Nodes whose every aggregation is over the batch (their moments are unused in eval)."""
     kinds: dict[int, set[bool]] = {}
@@ -93,10 +118,11 @@ def generate(graph: LayerGraph, eps: float) -> Generated:
     batch_nodes: list[tuple[int, str]] = []
     moments: set[int] = set()
     batch_only = _batch_only_sources(graph)
+    folded = _folded_negations(graph)
     for i in range(NUM_INITIAL, graph.num_nodes):
         node = graph.node(i)
         op = OPS[node.op]
-        args = [names[j] for j in node.inputs]
+        args = [names.get(j, "") for j in node.inputs]  # "" only for folded negations
         if op.is_aggregation:
             source = node.inputs[0]
             if source not in moments:  # one pass over a node serves all its statistics
@@ -110,6 +136,13 @@ def generate(graph: LayerGraph, eps: float) -> Generated:
                 batch_nodes.append((i, op.statistic))
                 running = f"self.{running_name(i, op.statistic)}"
             expr = kernels.aggregation_call(node.op, args[0], f"m{source}", running)
+        elif i in folded:
+            continue  # a negation only ever added: emitted as a subtraction by its consumers
+        elif node.op == "add" and any(j in folded for j in node.inputs):
+            expr = _subtraction(graph, node.inputs, names, folded)
+        elif node.op == "max" and 1 in node.inputs and node.inputs != (1, 1):
+            other = args[1] if node.inputs[0] == 1 else args[0]
+            expr = f"torch.relu({other})"  # max(a, 0), with relu's cheaper backward
         else:
             safe = (node.op == "div" and node.inputs[1] in floor) or (
                 node.op in ("log", "sqrt") and node.inputs[0] in nonneg
@@ -119,8 +152,9 @@ def generate(graph: LayerGraph, eps: float) -> Generated:
         names[i] = f"n{i}"
         body.append(f"n{i} = {expr}  # {node.op}")
     used = {j for n in graph.nodes for j in n.inputs if 0 < j < NUM_INITIAL}
+    code = "\n".join(body)
     prelude = []
-    if 1 in used:
+    if re.search(r"\bzero\b", code):  # max(a, 0) became relu(a) and needs no zero tensor
         prelude.append("zero = x.new_zeros((1, 1, 1, 1))")
     for j, name in ((2, "v0"), (3, "v1")):
         if j in used:

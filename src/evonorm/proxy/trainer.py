@@ -127,7 +127,8 @@ def train(model: nn.Module, data: ProxyData, config: TrainConfig, *, seed: int) 
             loss.backward()
             optimizer.step()
             done = step + 1
-        acc = 0.0 if reason else accuracy(net, data, config.eval_split)
+        # Scored with the eager module (same weights): eval mode would recompile the network.
+        acc = 0.0 if reason else accuracy(model, data, config.eval_split)
     except (RuntimeError, ValueError, ArithmeticError) as exc:  # a layer that breaks the network
         reason = f"error at step {done}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         acc = 0.0
