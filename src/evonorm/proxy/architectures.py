@@ -4,11 +4,12 @@ Anchors (scored during the search, as in the paper): ``resnet`` (bottleneck bloc
 ResNet-50 layout scaled by depth and width), ``mobilenet_v2`` and ``efficientnet_b0``. Held-out
 (used only to rerank): ``resnet_basic`` (basic blocks), ``mnasnet`` and ``vgg`` (a plain
 conv-norm-act stack). Each builder takes an :class:`ArchConfig` and a norm-act factory
-(``factory(num_features) -> nn.Module``), builds the network with torchvision's builders and
-blocks and BN placeholders, adapts the stem (input channels, stride) and applies the paper's
-substitution rule (:mod:`evonorm.proxy.substitution`).
+(``factory(num_features) -> nn.Module``): :func:`build_model` builds the network with
+torchvision's builders and blocks and BN placeholders, adapted to small images (input channels,
+stem stride), then applies the paper's substitution rule (:mod:`evonorm.proxy.substitution`).
 
-Add your own with :func:`register`.
+Add your own with :func:`register`: a builder takes an :class:`ArchConfig` and returns a network
+with ``nn.BatchNorm2d`` wherever a norm goes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class ArchConfig:
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
 
 
-Builder = Callable[[ArchConfig, NormAct], nn.Module]
+Builder = Callable[[ArchConfig], nn.Module]  # builds the network with BatchNorm2d placeholders
 ARCHITECTURES: dict[str, Builder] = {}
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 HELD_OUT = ("resnet_basic", "mnasnet", "vgg")
@@ -61,7 +62,10 @@ def build_model(name: str, config: ArchConfig, norm_act: NormAct) -> nn.Module:
     """The network ``name`` with ``norm_act`` in every norm-act slot."""
     if name not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[name](config, norm_act)
+    model = ARCHITECTURES[name](config)
+    return substitute(
+        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
+    )
 
 
 def _scaled(channels: int, width: float, minimum: int = 4) -> int:
@@ -157,30 +161,26 @@ class SmallResNet(nn.Module):
 
 
 @register("resnet")
-def _resnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _resnet(config: ArchConfig) -> nn.Module:
     """Bottleneck ResNet-50 layout (3, 4, 6, 3), stage planes 64..512 scaled by ``width``."""
     planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
     model = SmallResNet(NormActBottleneck, _depths((3, 4, 6, 3), config.depth), planes, config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    return model
 
 
 @register("resnet_basic")
-def _resnet_basic(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _resnet_basic(config: ArchConfig) -> nn.Module:
     """Basic-block ResNet-18 layout (2, 2, 2, 2) scaled by ``width`` and ``depth``."""
     planes = [_scaled(p, config.width) for p in (64, 128, 256, 512)]
     model = SmallResNet(NormActBasicBlock, _depths((2, 2, 2, 2), config.depth), planes, config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    return model
 
 
 # -- Mobile networks --------------------------------------------------------------------------
 
 
 @register("mobilenet_v2")
-def _mobilenet_v2(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _mobilenet_v2(config: ArchConfig) -> nn.Module:
     reference = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2]]
     reference += [[6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
     setting = [[t, c, max(1, round(n * config.depth)), s] for t, c, n, s in reference]
@@ -191,13 +191,11 @@ def _mobilenet_v2(config: ArchConfig, norm_act: NormAct) -> nn.Module:
         dropout=config.dropout,
     )
     model.features[0][0] = _stem_conv(model.features[0][0], config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    return model
 
 
 @register("efficientnet_b0")
-def _efficientnet_b0(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _efficientnet_b0(config: ArchConfig) -> nn.Module:
     setting, last_channel = efficientnet._efficientnet_conf(
         "efficientnet_b0", width_mult=config.width, depth_mult=config.depth
     )
@@ -209,25 +207,21 @@ def _efficientnet_b0(config: ArchConfig, norm_act: NormAct) -> nn.Module:
         last_channel=last_channel,
     )
     model.features[0][0] = _stem_conv(model.features[0][0], config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    return model
 
 
 @register("mnasnet")
-def _mnasnet(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _mnasnet(config: ArchConfig) -> nn.Module:
     model = mnasnet.MNASNet(alpha=config.width, num_classes=config.num_classes, dropout=0.0)
     model.layers[0] = _stem_conv(model.layers[0], config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    return model
 
 
 # -- Plain ------------------------------------------------------------------------------------
 
 
 @register("vgg")
-def _vgg(config: ArchConfig, norm_act: NormAct) -> nn.Module:
+def _vgg(config: ArchConfig) -> nn.Module:
     """VGG-style: stages of (conv-norm-act) x depth, max-pool between stages."""
     widths = [_scaled(c, config.width) for c in (64, 128, 256, 512)]
     per_stage = max(1, round(2 * config.depth))
@@ -244,9 +238,4 @@ def _vgg(config: ArchConfig, norm_act: NormAct) -> nn.Module:
             ]
             channels, stride = width, 1
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, config.num_classes)]
-    return substitute(
-        nn.Sequential(*layers),
-        norm_act,
-        lone_norm=config.lone_norm,
-        zero_init_residual=config.zero_init_residual,
-    )
+    return nn.Sequential(*layers)
