@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import time
 
 import torch
 
-from evonorm import build_layer, known_layer
-from evonorm.proxy.architectures import build_model
+from evonorm import known_layer
 from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
-from evonorm.reject import train_layer
+from evonorm.proxy.score import seeded_model, train_layer
 
 
 def main() -> None:
@@ -71,7 +69,7 @@ def main() -> None:
         graph = known_layer(layer)
         for arch in args.arch or preset.anchor_names:
             for seed in args.seeds:
-                model = build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
+                model = seeded_model(graph, arch, preset, seed)
                 params = sum(p.numel() for p in model.parameters())
                 start = time.perf_counter()
                 result = train_layer(graph, arch, preset, data, config, seed)

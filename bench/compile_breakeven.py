@@ -11,17 +11,16 @@ minus one compiled step), and the break-even number of steps = compile / (eager 
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
 import time
 
 import torch
 from torch import nn
 
-from evonorm import build_layer, known_layer
-from evonorm.proxy.architectures import build_model
+from evonorm import known_layer
 from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
+from evonorm.proxy.score import seeded_model
 
 
 def step_times(net, params, data, steps: int, batch: int) -> list[float]:
@@ -52,15 +51,13 @@ def main() -> None:
     print(f"{'layer':12} {'arch':16} {'eager s/step':>12} {'compiled':>9} {'compile s':>9} "
           f"{'break-even steps':>16}")  # fmt: skip
     for layer in args.layers:
-        factory = functools.partial(build_layer, known_layer(layer))
+        graph = known_layer(layer)
         for arch in preset.anchor_names:
-            torch.manual_seed(0)
-            model = build_model(arch, preset.arch(arch), factory)
+            model = seeded_model(graph, arch, preset, seed=0)
             eager = statistics.median(
                 step_times(model, model.parameters(), data, args.steps, batch)[2:]
             )
-            torch.manual_seed(0)
-            model = build_model(arch, preset.arch(arch), factory)
+            model = seeded_model(graph, arch, preset, seed=0)
             compiled_net = torch.compile(model)
             times = step_times(compiled_net, model.parameters(), data, args.steps, batch)
             compiled = statistics.median(times[2:])

@@ -1,13 +1,11 @@
-import functools
 import math
 
 import pytest
-import torch
 
-from evonorm import KNOWN_LAYERS, LayerGraph, build_layer, known_layer
-from evonorm.proxy.architectures import build_model
+from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
 from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import StabilityConfig, get_preset
+from evonorm.proxy.score import seeded_model
 from evonorm.reject import worst_case_grad_norm
 from evonorm.space import Node
 
@@ -25,9 +23,7 @@ def data():
 
 
 def norm_on(graph, arch, data, config=SMOKE.stability):
-    torch.manual_seed(0)
-    model = build_model(arch, SMOKE.arch(arch), functools.partial(build_layer, graph))
-    return worst_case_grad_norm(model, data, config)
+    return worst_case_grad_norm(seeded_model(graph, arch, SMOKE, 0), data, config)
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_LAYERS))

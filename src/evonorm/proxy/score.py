@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import torch
+from torch import nn
 
 from evonorm.compile import build_layer
 from evonorm.proxy.architectures import build_model
@@ -14,10 +15,15 @@ from evonorm.proxy.trainer import TrainConfig, TrainResult, train
 from evonorm.space import LayerGraph
 
 
+def seeded_model(graph: LayerGraph, arch: str, preset: Preset, seed: int) -> nn.Module:
+    """``arch`` (shaped by ``preset``) with ``graph`` in its norm-act slots, initialised from
+    ``seed``."""
+    torch.manual_seed(seed)
+    return build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
+
+
 def train_layer(
     graph: LayerGraph, arch: str, preset: Preset, data: ProxyData, config: TrainConfig, seed: int
 ) -> TrainResult:
     """Initialise ``arch`` with ``graph`` in its norm-act slots (seeded) and train it."""
-    torch.manual_seed(seed)
-    model = build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
-    return train(model, data, config, seed=seed)
+    return train(seeded_model(graph, arch, preset, seed), data, config, seed=seed)

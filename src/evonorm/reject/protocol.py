@@ -16,19 +16,14 @@ is cheaper. A layer that passes all four is ``accepted`` and fully trained on th
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-import torch
-
-from evonorm.compile import build_layer
-from evonorm.proxy.architectures import build_model
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import Preset
-from evonorm.proxy.score import train_layer
+from evonorm.proxy.score import seeded_model, train_layer
 from evonorm.proxy.trainer import TrainConfig, TrainResult
 from evonorm.reject.fingerprint import fingerprint
 from evonorm.reject.stability import worst_case_grad_norm
@@ -87,8 +82,7 @@ class RejectionChain:
         stability = self.preset.stability
         for arch in self.preset.anchor_names:
             say(f"stability on {arch}")
-            torch.manual_seed(self.seed)
-            model = build_model(arch, self.preset.arch(arch), functools.partial(build_layer, graph))
+            model = seeded_model(graph, arch, self.preset, self.seed)
             norm = worst_case_grad_norm(model, self.data, stability)
             metrics[f"grad_norm/{arch}"] = norm
             if not norm <= stability.max_grad_norm:
