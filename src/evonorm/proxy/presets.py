@@ -49,7 +49,7 @@ class StabilityConfig:
     steps: int = 5
     step_size: float = 0.05  # relative to the parameter norm
     batch_size: int = 32
-    max_grad_norm: float = 1e8  # the order the paper reports; known layers reach ~4e6 (local)
+    max_grad_norm: float = 1e8  # the order the paper reports (docs/benchmarks.md: known <= 286)
 
     def __post_init__(self) -> None:
         if self.steps < 0:
