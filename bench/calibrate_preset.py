@@ -17,7 +17,6 @@ import time
 import torch
 
 from evonorm import known_layer
-from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.score import seeded_model, train_layer
 
@@ -56,12 +55,7 @@ def main() -> None:
     config = dataclasses.replace(
         preset.train, **{k: v for k, v in overrides.items() if v is not None}
     )
-    data = load_data(
-        preset.dataset,
-        search_size=preset.search_size,
-        rerank_size=preset.rerank_size,
-        fit_size=preset.fit_size,
-    )
+    data = preset.load_data()
     print(f"preset {preset.name}, shape overrides {shape}, {config}, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
     print(f"{'layer':12} {'arch':16} {'seed':>4} {'params':>8} {'acc':>7} {'seconds':>8}")

@@ -17,7 +17,7 @@ import time
 import torch
 
 from evonorm import known_layer
-from evonorm.proxy.data import DATASETS, DataError, ProxyData, load_data
+from evonorm.proxy.data import DATASETS, DataError, ProxyData
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.score import train_layer
 
@@ -53,8 +53,7 @@ def main() -> None:
     data, real = None, not args.synthetic
     if real:
         try:
-            data = load_data("cifar10", search_size=preset.search_size,
-                             rerank_size=preset.rerank_size, device=device)  # fmt: skip
+            data = preset.load_data(device=device)
         except DataError as exc:
             print(f"CIFAR-10 unavailable ({exc}); using synthetic data")
             real = False

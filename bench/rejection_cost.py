@@ -20,7 +20,6 @@ from collections import Counter
 import numpy as np
 
 from evonorm import known_layer, random_graph
-from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.score import train_layer
 from evonorm.reject import RejectionChain
@@ -42,8 +41,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     preset = get_preset(args.preset)
-    data = load_data(preset.dataset, search_size=preset.search_size,
-                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+    data = preset.load_data()
     anchors = preset.anchor_names
 
     def full(graph):

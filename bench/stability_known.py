@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 from evonorm import KNOWN_LAYERS, LayerGraph
-from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.score import seeded_model
 from evonorm.reject import worst_case_grad_norm
@@ -28,8 +27,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     preset = get_preset(args.preset)
-    data = load_data(preset.dataset, search_size=preset.search_size,
-                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+    data = preset.load_data()
     graphs = dict(KNOWN_LAYERS)
     for formula, nodes in EXPLOSIVE.items():
         graphs[formula] = LayerGraph(tuple(Node(op, tuple(ins)) for op, *ins in nodes))

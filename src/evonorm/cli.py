@@ -87,7 +87,6 @@ def cmd_explore(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from evonorm.proxy.data import DataError, load_data
     from evonorm.proxy.presets import get_preset
     from evonorm.reject import RejectionChain, evaluate
 
@@ -98,24 +97,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             preset.arch(arch)
         except KeyError as exc:
             raise UsageError(exc.args[0]) from None
-    try:
-        data = load_data(
-            preset.dataset,
-            search_size=preset.search_size,
-            rerank_size=preset.rerank_size,
-            fit_size=preset.fit_size,
-            seed=args.seed,
-            device=args.device,
-        )
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
+    data = _preset_data(preset, seed=args.seed, device=args.device)
     chain = RejectionChain(preset, data, seed=args.seed)
 
-    def progress(stage: str) -> None:
-        print(f"[{name}] {stage}", file=sys.stderr, flush=True)
-
     result = evaluate(
-        graph, chain, archs=tuple(args.arch) if args.arch else None, progress=progress
+        graph,
+        chain,
+        archs=tuple(args.arch) if args.arch else None,
+        progress=lambda stage: _stderr(f"[{name}] {stage}"),
     )
     if args.json:
         print(json.dumps({"layer": name, "formula": graph.formula(), **result.to_dict()}))
@@ -134,19 +123,13 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     import time
 
     from evonorm.proxy.baselines import markdown, run_baselines, write_baselines
-    from evonorm.proxy.data import DataError, load_data
     from evonorm.proxy.presets import get_preset
 
     preset = get_preset(args.preset)
     unknown = [layer for layer in args.layers or () if layer not in KNOWN_LAYERS]
     if unknown:
         raise UsageError(f"unknown layers {unknown}; known: {', '.join(KNOWN_LAYERS)}")
-    try:
-        data = load_data(preset.dataset, search_size=preset.search_size,
-                         rerank_size=preset.rerank_size, fit_size=preset.fit_size,
-                         device=args.device)  # fmt: skip
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
+    data = _preset_data(preset, seed=0, device=args.device)
     start = time.perf_counter()
     table = run_baselines(preset, data, layers=args.layers or tuple(KNOWN_LAYERS),
                           seeds=args.seeds, echo=_stderr)  # fmt: skip
@@ -164,10 +147,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def _cuda() -> bool:
+def _preset_data(preset, *, seed: int, device: str):
+    """The preset's data on ``device`` ("auto": CUDA when available); missing files -> exit 2."""
     import torch
 
-    return torch.cuda.is_available()
+    from evonorm.proxy.data import DataError
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return preset.load_data(seed=seed, device=device)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
     ev.add_argument("--arch", action="append", help="train on this architecture (repeatable)")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    ev.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -202,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     base.add_argument("--layers", nargs="+", help="known layers (default: all nine)")
     base.add_argument("--out", default="docs/baselines.md")
-    base.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    base.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
     base.set_defaults(func=cmd_baselines)
 
     explore = commands.add_parser(

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from evonorm.proxy.architectures import ANCHORS, HELD_OUT, ArchConfig
+from evonorm.proxy.data import ProxyData, load_data
 from evonorm.proxy.trainer import TrainConfig
 
 __all__ = ["PRESETS", "Preset", "QualityConfig", "StabilityConfig", "get_preset"]
@@ -86,6 +89,17 @@ class Preset:
     @property
     def anchor_names(self) -> tuple[str, ...]:
         return tuple(a for a, _ in self.anchors)
+
+    def load_data(self, *, seed: int = 0, device: str | torch.device = "cpu") -> ProxyData:
+        """This preset's dataset, cut into its fit / search / rerank splits on ``device``."""
+        return load_data(
+            self.dataset,
+            search_size=self.search_size,
+            rerank_size=self.rerank_size,
+            fit_size=self.fit_size,
+            seed=seed,
+            device=device,
+        )
 
 
 def _archs(names, **shape) -> tuple[tuple[str, ArchConfig], ...]:
