@@ -210,3 +210,16 @@ def test_peepholes_are_exact_rewrites():
         want = interpret(g, x, torch.zeros(8, dtype=torch.float64), v1, 8, 1e-5)
         torch.testing.assert_close(layer(x), want)
     assert "-x - v1" in generate(folded, 1e-5).forward_source()
+
+
+def test_hw_moments_kernel_matches_var_mean_and_passes_gradcheck():
+    from evonorm.compile.kernels import hw_moments
+
+    x = torch.randn(3, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    mean, var = hw_moments(x)
+    ref_var, ref_mean = torch.var_mean(x, (2, 3), correction=0, keepdim=True)
+    torch.testing.assert_close(mean, ref_mean)
+    torch.testing.assert_close(var, ref_var)
+    assert torch.autograd.gradcheck(lambda a: hw_moments(a), (x,))
+    half = hw_moments(torch.randn(2, 3, 4, 4, dtype=torch.bfloat16))
+    assert all(t.dtype == torch.float32 for t in half)  # statistics of half inputs in float32

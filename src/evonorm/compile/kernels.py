@@ -26,12 +26,35 @@ def _upcast(a: torch.Tensor) -> torch.Tensor:
     return a.float() if a.dtype in (torch.float16, torch.bfloat16) else a
 
 
+class _HWMoments(torch.autograd.Function):
+    """Mean and biased variance over (H, W), centred in two passes, with a hand-written backward.
+
+    On CPU, ``torch.var_mean`` over (H, W) runs a scalar Welford loop that costs ~10x two
+    vectorised means, and autograd's backward of the centred form takes four more passes. The
+    gradient is one fused op: d/da = g_mean / n + g_var * 2 (a - mean) / n (bench/layer_speed.py,
+    docs/benchmarks.md). First-order only: nothing in the search differentiates a gradient."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = a.mean((2, 3), keepdim=True)
+        centred = a - mean
+        var = (centred * centred).mean((2, 3), keepdim=True)
+        ctx.save_for_backward(centred)
+        return mean, var
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_mean: torch.Tensor, grad_var: torch.Tensor) -> torch.Tensor:
+        (centred,) = ctx.saved_tensors
+        n = centred.shape[2] * centred.shape[3]
+        return torch.addcmul(grad_mean / n, centred, grad_var * (2.0 / n))
+
+
 def hw_moments(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-(sample, channel) mean and biased variance over (H, W): the only full pass over ``a``
     that its aggregations need. Every axis set (batch, layer, instance, group) contains H and W,
     so each statistic follows exactly from these two small tensors."""
-    var, mean = torch.var_mean(_upcast(a), (2, 3), correction=0, keepdim=True)
-    return mean, var
+    return _HWMoments.apply(_upcast(a))
 
 
 def hw_moments_shifted(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,4 +197,12 @@ def aggregation_call(op_name: str, operand: str, moments: str, running: str | No
 
 
 #: The kernel functions generated code may call, in dependency order (for standalone files).
-KERNEL_FUNCTIONS = (_upcast, hw_moments, _combine, aggregate, aggregate_group, aggregate_batch)
+KERNEL_FUNCTIONS = (
+    _upcast,
+    _HWMoments,
+    hw_moments,
+    _combine,
+    aggregate,
+    aggregate_group,
+    aggregate_batch,
+)
