@@ -28,12 +28,22 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--arch", nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=None, help="override the training steps")
-    parser.add_argument("--lr", type=float, default=None, help="override the learning rate")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="override the preset learning rate (an architecture with its own lr keeps it)",
+    )
     parser.add_argument("--augment", choices=["on", "off"], default=None)
     parser.add_argument("--compile", choices=["on", "off"], default=None)
     parser.add_argument("--lone-norm", choices=["affine", "batchnorm"], default=None)
     parser.add_argument("--zero-init-residual", choices=["on", "off"], default=None)
     parser.add_argument("--stem-stride", type=int, choices=[1, 2], default=None)
+    parser.add_argument(
+        "--shape",
+        default="",
+        help="ArchConfig overrides, e.g. width=0.25,depth=0.2,lr=0.05",
+    )
     args = parser.parse_args()
     preset = get_preset(args.preset)
     shape = {
@@ -44,6 +54,9 @@ def main() -> None:
         "stem_stride": args.stem_stride,
     }
     shape = {k: v for k, v in shape.items() if v is not None}
+    for item in filter(None, args.shape.split(",")):
+        key, _, value = item.partition("=")
+        shape[key.strip()] = float(value)
     anchors = tuple((name, dataclasses.replace(cfg, **shape)) for name, cfg in preset.anchors)
     preset = dataclasses.replace(preset, anchors=anchors)
     overrides = {

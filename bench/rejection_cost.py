@@ -8,21 +8,30 @@ training of the accepted) against full training of all, that saving projected to
 1 point of BN-ReLU's) and bad layers caught (5 or more points below).
 
     .venv/bin/python bench/rejection_cost.py --preset local --count 50 [--space B] [--seed 0]
+        [--log runs/rejection_cost.jsonl] [--threads N]
+
+With ``--log``, every graph's row is appended to a JSON-lines file as soon as it is measured and
+a re-run skips the graphs already there (same preset, space and seed), so the measurement can be
+spread over several sittings; the summary covers all logged rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from evonorm import known_layer, random_graph
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.score import train_layer
 from evonorm.reject import RejectionChain
+from evonorm.reject.verdict import Verdict
 
 PAPER_RATIO = 2000 / 100  # full-training steps per quality step in the paper
 
@@ -39,7 +48,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--space", choices=["B", "S"], default="B")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log", type=Path, help="JSON-lines file: append rows, resume from it")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    key = {"preset": args.preset, "space": args.space, "seed": args.seed}
+    logged = {}
+    if args.log and args.log.exists():
+        for line in args.log.read_text().splitlines():
+            row = json.loads(line)
+            if all(row.get(k) == v for k, v in key.items()):
+                logged[row["kind"], row.get("index")] = row
     preset = get_preset(args.preset)
     data = preset.load_data()
     anchors = preset.anchor_names
@@ -47,20 +67,46 @@ def main() -> None:
     def full(graph):
         return {a: train_layer(graph, a, preset, data, preset.train, args.seed) for a in anchors}
 
-    baseline = statistics.fmean(r.accuracy for r in full(known_layer("bn_relu")).values())
-    chain = RejectionChain(preset, data, seed=args.seed)
+    def log(row: dict) -> None:
+        if args.log:
+            args.log.parent.mkdir(parents=True, exist_ok=True)
+            with args.log.open("a") as f:
+                f.write(json.dumps({**key, **row}) + "\n")
+
+    if ("baseline", None) in logged:
+        baseline_row = logged["baseline", None]
+    else:
+        results = full(known_layer("bn_relu"))
+        baseline_row = {"kind": "baseline", "accuracy": {a: r.accuracy for a, r in results.items()}}
+        log(baseline_row)
+    baseline = statistics.fmean(baseline_row["accuracy"].values())
+    chain = RejectionChain(preset, data, seed=args.seed, references=baseline_row.get("quality", {}))
     for arch in anchors:
         chain.reference(arch)  # BN-ReLU at the quality budget: a one-off cost, not per candidate
+    if "quality" not in baseline_row:
+        baseline_row["quality"] = dict(chain.references)
+        log(baseline_row)
     rng = np.random.default_rng(args.seed)
     rows = []
     for i in range(args.count):
         graph = random_graph(rng, args.space)
-        verdict, chain_cpu = cpu_seconds(lambda g=graph: chain.run(g))
-        results, full_cpu = cpu_seconds(lambda g=graph: full(g))
-        accuracy = statistics.fmean(r.accuracy for r in results.values())
-        rows.append((graph, verdict, chain_cpu, full_cpu, accuracy))
-        print(f"{i:3d} {verdict.stage:11} chain {chain_cpu:6.1f} s  full {full_cpu:6.1f} s  "
-              f"acc {accuracy:6.2%}  {graph.formula()[:70]}", flush=True)  # fmt: skip
+        row = logged.get(("graph", i))
+        if row is None:
+            verdict, chain_cpu = cpu_seconds(lambda g=graph: chain.run(g))
+            results, full_cpu = cpu_seconds(lambda g=graph: full(g))
+            row = {
+                "kind": "graph", "index": i, "formula": graph.formula(), "stage": verdict.stage,
+                "reason": verdict.reason, "chain_cpu": chain_cpu, "full_cpu": full_cpu,
+                "accuracy": {a: r.accuracy for a, r in results.items()},
+                "metrics": {k: v for k, v in verdict.metrics.items() if isinstance(v, float)},
+            }  # fmt: skip
+            log(row)
+        accuracy = statistics.fmean(row["accuracy"].values())
+        verdict = Verdict(row["stage"] == "accepted", row["stage"], row.get("reason", ""), {})
+        rows.append((graph, verdict, row["chain_cpu"], row["full_cpu"], accuracy))
+        print(f"{i:3d} {verdict.stage:11} chain {row['chain_cpu']:6.1f} s  "
+              f"full {row['full_cpu']:6.1f} s  acc {accuracy:6.2%}  {graph.formula()[:70]}",
+              flush=True)  # fmt: skip
 
     stages = Counter(v.stage for _, v, *_ in rows)
     n = len(rows)

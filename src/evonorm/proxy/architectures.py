@@ -36,12 +36,15 @@ class ArchConfig:
     dropout: float = 0.0
     lone_norm: str = "affine"  # what a norm not followed by an activation becomes
     zero_init_residual: bool = True  # residual-branch ends start at scale 0
+    lr: float | None = None  # this network's peak learning rate (None: the preset's)
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.depth <= 0:
             raise ValueError(f"width and depth must be > 0, got {self.width}, {self.depth}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
 
 
 Builder = Callable[[ArchConfig], nn.Module]  # builds the network with BatchNorm2d placeholders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
@@ -25,5 +26,9 @@ def seeded_model(graph: LayerGraph, arch: str, preset: Preset, seed: int) -> nn.
 def train_layer(
     graph: LayerGraph, arch: str, preset: Preset, data: ProxyData, config: TrainConfig, seed: int
 ) -> TrainResult:
-    """Initialise ``arch`` with ``graph`` in its norm-act slots (seeded) and train it."""
+    """Initialise ``arch`` with ``graph`` in its norm-act slots (seeded) and train it, at the
+    architecture's own learning rate when its shape sets one."""
+    lr = preset.arch(arch).lr
+    if lr is not None:
+        config = dataclasses.replace(config, lr=lr)
     return train(seeded_model(graph, arch, preset, seed), data, config, seed=seed)
