@@ -10,11 +10,18 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: search test lint format bench data venv clean
 
+# The main job: a small real search (evolution in the B space on the `local` preset, two worker
+# processes, a JournalFile study and a SQLite MLflow store under runs/search/). Re-running it
+# resumes the same study; raise BUDGET to continue it further.
+BUDGET ?= 32
 search: $(STAMP) data
-	$(PY) -m evonorm explore
+	$(PY) -m evonorm evolve --study search --preset local --workers 2 --budget $(BUDGET) \
+	  --population 8 --tournament 3
 
+# The tests need a real PostgreSQL server (crash-safety tests): scripts/test-postgres.sh starts
+# this machine's cluster and prints its URL.
 test: $(STAMP) data lint
-	$(PY) -m pytest -q
+	EVONORM_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh) $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@
     evonorm evaluate NAME|FILE.json --preset smoke|local|paper [--arch A ...] [--json]
     evonorm baselines --preset local [--seeds 0 1] [--out docs/baselines.md]
     evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
+    evonorm evolve --study NAME [--storage URL] --preset P --workers W --budget N
+        [--strategy evolution|random] [--space B|S]   run or resume a search
 
 Bad input ends with one line on stderr naming the problem, and exit status 2.
 """
@@ -140,6 +142,48 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     print(text)
 
 
+def cmd_evolve(args: argparse.Namespace) -> None:
+    from evonorm.evolve import SearchConfig, SearchError, StorageError
+    from evonorm.evolve.worker import WorkerSettings, run_search
+
+    storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
+    tournament = float(args.tournament) if "." in args.tournament else int(args.tournament)
+    try:
+        config = SearchConfig(
+            preset=args.preset,
+            space=args.space,
+            strategy=args.strategy,
+            population=args.population,
+            tournament=tournament,
+            selection=args.selection,
+            seed=args.seed,
+        )
+        settings = WorkerSettings(
+            study=args.study, storage=storage, budget=args.budget, device=args.device
+        )
+        observe = None
+        if not args.no_tracking:
+            from evonorm.tracking import SearchTracker, default_tracking_uri
+
+            uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
+
+            def observe(search):
+                return SearchTracker(search, uri, experiment=args.experiment)
+
+        census = run_search(
+            config, settings, workers=args.workers, progress=not args.quiet, observe=observe
+        )
+    except (SearchError, StorageError, ValueError, KeyError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    best = "-" if census.best != census.best else f"{census.best:.2%}"
+    _stderr(
+        f"{args.study}: {census.done} recorded ({census.accepted} accepted, {census.rejected} "
+        f"rejected, {census.duplicates} cache hits, {census.errors} errors, {census.lost} lost "
+        f"and re-queued), best average accuracy {best}; storage {storage}"
+        + ("" if args.no_tracking else f"; MLflow {uri}")
+    )
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -205,6 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--seed", type=int, default=0)
     explore.add_argument("--out", default="runs/explore", help="folder for results and graphs")
     explore.set_defaults(func=cmd_explore)
+
+    evolve = commands.add_parser("evolve", help="run or resume a search in W local processes")
+    evolve.add_argument("--study", default="evonorm", help="search name (resumes if it exists)")
+    evolve.add_argument(
+        "--storage",
+        help="journal:PATH, sqlite:///PATH (1 worker) or postgresql+psycopg2://… "
+        "(default: journal:RUNS/STUDY/optuna.log)",
+    )
+    evolve.add_argument("--runs", default="runs", help="run folder for default storages")
+    evolve.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    evolve.add_argument("--workers", type=_positive, default=1)
+    evolve.add_argument("--budget", type=_positive, required=True, help="candidates in total")
+    evolve.add_argument("--strategy", choices=["evolution", "random"], default="evolution")
+    evolve.add_argument("--space", choices=["B", "S"], default="B")
+    evolve.add_argument("--population", type=_positive, default=16)
+    evolve.add_argument("--tournament", default="4", help="a count, or a fraction like 0.25")
+    evolve.add_argument("--selection", choices=["pareto", "average"], default="pareto")
+    evolve.add_argument("--seed", type=int, default=0)
+    evolve.add_argument("--device", default="cpu", help="torch device for the workers")
+    evolve.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: sqlite:///RUNS/STUDY/mlflow.db)"
+    )
+    evolve.add_argument("--experiment", default="evonorm", help="MLflow experiment name")
+    evolve.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    evolve.add_argument("--quiet", action="store_true", help="no progress bar")
+    evolve.set_defaults(func=cmd_evolve)
     return parser
 
 

@@ -36,13 +36,14 @@ Progress = Callable[[str], None]
 @dataclass
 class RejectionChain:
     """Runs the stages for one search. ``seen_hashes`` / ``seen_fingerprints`` map the keys of
-    layers already evaluated to an identifier (e.g. a trial number) reported on a match."""
+    layers already evaluated to an identifier (e.g. a trial number), reported on a match in the
+    reason and as ``metrics["duplicate_of"]``."""
 
     preset: Preset
     data: ProxyData
     seed: int = 0
-    seen_hashes: dict[str, str] = field(default_factory=dict)
-    seen_fingerprints: dict[str, str] = field(default_factory=dict)
+    seen_hashes: dict[str, object] = field(default_factory=dict)
+    seen_fingerprints: dict[str, object] = field(default_factory=dict)
     references: dict[str, float] = field(default_factory=dict)  # BN-ReLU at the quality budget
 
     def quality_config(self) -> TrainConfig:
@@ -65,14 +66,16 @@ class RejectionChain:
         structural = graph.prune().structural_hash()
         metrics["structural_hash"] = structural
         if structural in self.seen_hashes:
-            reason = f"duplicate: same structure as {self.seen_hashes[structural]}"
+            metrics["duplicate_of"] = self.seen_hashes[structural]
+            reason = f"duplicate: same structure as {metrics['duplicate_of']}"
             return Verdict(False, "structural", reason, metrics)
 
         say("fingerprint")
         fp = fingerprint(graph)
         metrics["fingerprint"] = fp.digest
         if fp.digest in self.seen_fingerprints:
-            reason = f"duplicate: same function as {self.seen_fingerprints[fp.digest]}"
+            metrics["duplicate_of"] = self.seen_fingerprints[fp.digest]
+            reason = f"duplicate: same function as {metrics['duplicate_of']}"
             return Verdict(False, "fingerprint", reason, metrics)
         if not fp.finite:
             return Verdict(False, "fingerprint", "non-finite outputs on the test inputs", metrics)

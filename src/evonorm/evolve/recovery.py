@@ -1,0 +1,85 @@
+"""Crash safety: no candidate lost, none evaluated twice.
+
+A candidate is bound to one trial while it is evaluated (RUNNING). If its worker dies, the trial
+is *stale*: it is failed (FAIL, with no ``status`` attribute — that marks it "lost") and the
+candidate is re-queued as a new WAITING trial carrying the same attributes (same ``cid``) plus
+``retry_of``; the next worker's ``ask`` pops it, atomically on JournalFile and PostgreSQL.
+
+When is a RUNNING trial stale?
+- **JournalFile** (no heartbeats in Optuna): when its owner (:mod:`evonorm.evolve.owner`) is a
+  process of this host that is no longer running (pid and start time); a trial stamped by no
+  owner is stale once it has run for ``UNOWNED_GRACE`` seconds (a worker dies between ``ask`` and
+  stamping). Trials owned by another host are left to workers on that host.
+- **RDB** (PostgreSQL): the same rule, plus Optuna's heartbeats — a trial whose worker has not
+  beaten for the grace period is failed by ``optuna.storages.fail_stale_trials``, which calls
+  :func:`requeue` from whichever process noticed.
+
+Failing a trial goes through the storage's state transition, which only one process can win
+(the loser gets ``UpdateFinishedTrialError``), so a candidate is re-queued once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from evonorm.evolve.owner import is_alive
+
+__all__ = ["recover", "requeue"]
+
+UNOWNED_GRACE = 60.0  # seconds
+MAX_ATTEMPTS = 3  # evaluations of one candidate that may end with a dead worker
+CANDIDATE_KEYS = ("cid", "graph", "formula", "hash", "space", "generation", "origin", "parent")
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue the candidate of the failed ``trial`` again (the heartbeat callback signature).
+
+    A candidate whose workers died ``MAX_ATTEMPTS`` times (say, a layer that crashes the
+    process) is recorded as an error instead, so that it cannot stall the search."""
+    if "cid" not in trial.user_attrs:
+        return  # died before a candidate was bound: nothing to evaluate
+    attrs = {k: trial.user_attrs[k] for k in CANDIDATE_KEYS if k in trial.user_attrs}
+    attrs["retry_of"] = trial.number
+    attrs["attempt"] = int(trial.user_attrs.get("attempt", 1)) + 1
+    if attrs["attempt"] <= MAX_ATTEMPTS:
+        study.enqueue_trial({}, user_attrs=attrs)
+        return
+    reason = f"its worker died {MAX_ATTEMPTS} times while evaluating it; not retried"
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.FAIL,
+            user_attrs={**attrs, "status": "error", "stage": "worker", "reason": reason},
+        )
+    )
+
+
+def _stale(trial: FrozenTrial, now: dt.datetime) -> bool:
+    owner = trial.user_attrs.get("owner")
+    if owner is None:
+        started = trial.datetime_start or now
+        return (now - started).total_seconds() > UNOWNED_GRACE
+    return not is_alive(owner)
+
+
+def recover(study: optuna.Study) -> list[int]:
+    """Fail the stale RUNNING trials of ``study`` and re-queue their candidates; returns the
+    numbers of the trials this call failed."""
+    optuna.storages.fail_stale_trials(study)  # RDB heartbeats (a no-op for journals)
+    storage = study._storage
+    now = dt.datetime.now()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _stale(trial, now):
+            continue
+        try:
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                continue
+        except UpdateFinishedTrialError:
+            continue  # finished meanwhile, by its worker or another recovering process
+        failed.append(trial.number)
+        requeue(study, trial)
+    return failed

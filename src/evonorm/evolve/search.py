@@ -1,0 +1,313 @@
+"""A search = one multi-objective Optuna study holding its population.
+
+- one ``maximize`` direction per anchor architecture of the preset, named after it;
+- the search's settings (:class:`SearchConfig`) in the study's user attributes: re-opening a study
+  with other settings is an error naming them, so a resumed search is the same search;
+- every candidate is one trial whose user attributes hold the candidate (:class:`Candidate`
+  .attrs) and, once recorded, its outcome: ``status`` (accepted | rejected | duplicate | error),
+  ``stage``, ``reason``, ``fingerprint``, ``seconds``, ``duplicate_of``;
+- states: accepted and duplicates of accepted layers COMPLETE with one score per anchor;
+  rejected PRUNED; errors FAIL; a candidate whose worker died FAILs *without* a ``status`` and is
+  re-queued (WAITING) with ``retry_of`` (:mod:`evonorm.evolve.recovery`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from evonorm.evolve.candidate import Candidate, Outcome
+from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch
+from evonorm.evolve.storage import quiet_optuna
+from evonorm.proxy.presets import get_preset
+from evonorm.space import SPACES
+
+__all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_optuna"]
+
+CONFIG_ATTR = "evonorm.config"
+REFERENCES_ATTR = "evonorm.quality_references"
+RECORDED = ("accepted", "rejected", "duplicate", "error")
+
+
+class SearchError(ValueError):
+    """A search that cannot be opened as asked (e.g. resumed with other settings)."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search; stored in the study and checked on resume."""
+
+    preset: str = "local"
+    space: str = "B"
+    strategy: str = "evolution"
+    population: int = 16
+    tournament: int | float = 4
+    selection: str = "pareto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        get_preset(self.preset)  # raises with the known names
+        if self.space not in SPACES:
+            raise ValueError(f"space must be one of {sorted(SPACES)}, got {self.space!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {self.strategy!r}")
+        self.make_strategy()  # validates population / tournament / selection
+
+    def make_strategy(self) -> Evolution | RandomSearch:
+        if self.strategy == "random":
+            return RandomSearch()
+        return Evolution(self.population, self.tournament, self.selection)
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        return get_preset(self.preset).anchor_names
+
+    def to_attrs(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> SearchConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in attrs.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Record:
+    """A plain view of one trial for readers outside this package (tracking, reports)."""
+
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
+    values: tuple[float, ...] | None
+    attrs: dict
+    completed: dt.datetime | None
+
+    @property
+    def status(self) -> str | None:
+        """accepted | rejected | duplicate | error once recorded; None while pending or lost."""
+        return self.attrs.get("status")
+
+
+@dataclass(frozen=True)
+class Census:
+    """Counts over a search's trials. ``done`` counts candidates with a recorded outcome."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0  # cache hits: reused an evaluated layer's result
+    errors: int = 0
+    lost: int = 0  # trials of dead workers (their candidates were re-queued)
+    running: int = 0
+    waiting: int = 0
+    best: float = math.nan  # best average score so far
+
+    @property
+    def done(self) -> int:
+        return self.accepted + self.rejected + self.duplicates + self.errors
+
+
+class Search:
+    """A search's study with the operations the steps need."""
+
+    def __init__(self, study: optuna.Study, config: SearchConfig) -> None:
+        self.study = study
+        self.config = config
+        self.strategy = config.make_strategy()
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    @classmethod
+    def open(cls, name: str, storage: BaseStorage, config: SearchConfig | None = None) -> Search:
+        """Create the study for ``config``, or load it; ``config=None`` loads an existing one."""
+        quiet_optuna()
+        if config is None:
+            try:
+                study = optuna.load_study(study_name=name, storage=storage)
+            except KeyError:
+                raise SearchError(
+                    f"no search named {name!r} in this storage: start it with evonorm evolve "
+                    f"--study {name} …"
+                ) from None
+            stored = study.user_attrs.get(CONFIG_ATTR)
+            if stored is None:
+                raise SearchError(f"study {name!r} was not created by evonorm")
+            return cls(study, SearchConfig.from_attrs(stored))
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            directions=["maximize"] * len(config.anchors),
+            load_if_exists=True,
+        )
+        stored = study.user_attrs.get(CONFIG_ATTR)
+        if stored is None:
+            study.set_metric_names(list(config.anchors))
+            study.set_user_attr(CONFIG_ATTR, config.to_attrs())
+        elif stored != config.to_attrs():
+            diff = ", ".join(
+                f"{k}: stored {stored.get(k)!r}, asked {v!r}"
+                for k, v in config.to_attrs().items()
+                if stored.get(k) != v
+            )
+            raise SearchError(
+                f"search {name!r} exists with other settings ({diff}); resume it with the same "
+                "settings or pick another --study name"
+            )
+        return cls(study, config)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def trials(self, states: tuple[TrialState, ...] | None = None) -> list[FrozenTrial]:
+        return self.study.get_trials(deepcopy=False, states=states)
+
+    def records(self) -> list[Record]:
+        """Every trial as a :class:`Record`, by trial number."""
+        return [
+            Record(
+                t.number, t.state.name, tuple(t.values) if t.values else None,
+                dict(t.user_attrs), t.datetime_complete,
+            )
+            for t in sorted(self.trials(), key=_number)
+        ]  # fmt: skip
+
+    def census(self) -> Census:
+        counts = dict.fromkeys(("accepted", "rejected", "duplicates", "errors", "lost"), 0)
+        running = waiting = 0
+        best = math.nan
+        for t in self.trials():
+            status = t.user_attrs.get("status")
+            if t.state == TrialState.RUNNING:
+                running += 1
+            elif t.state == TrialState.WAITING:
+                waiting += 1
+            elif t.state == TrialState.FAIL and status is None:
+                counts["lost"] += 1
+            elif status in RECORDED:
+                key = {"duplicate": "duplicates", "error": "errors"}.get(status, status)
+                counts[key] += 1
+            if t.state == TrialState.COMPLETE and t.values:
+                avg = float(np.mean(t.values))
+                best = avg if math.isnan(best) else max(best, avg)
+        return Census(**counts, running=running, waiting=waiting, best=best)
+
+    def population(self) -> list[Member]:
+        """Accepted layers (COMPLETE trials), newest first by completion time."""
+        done = [t for t in self.trials((TrialState.COMPLETE,)) if "graph" in t.user_attrs]
+        done.sort(key=lambda t: (t.datetime_complete, t.number), reverse=True)
+        return [
+            Member(
+                t.number,
+                tuple(t.values),
+                Candidate.from_attrs(t.user_attrs).graph,
+                int(t.user_attrs.get("generation", 0)),
+            )
+            for t in done
+        ]
+
+    def seen(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Structural hashes and fingerprints of recorded (not errored) candidates → the trial
+        that first evaluated each, for the rejection chain's duplicate checks."""
+        hashes: dict[str, int] = {}
+        prints: dict[str, int] = {}
+        for t in sorted(self.trials((TrialState.COMPLETE, TrialState.PRUNED)), key=_number):
+            if t.user_attrs.get("status") in ("accepted", "rejected"):
+                hashes.setdefault(t.user_attrs.get("hash", ""), t.number)
+                if t.user_attrs.get("fingerprint"):
+                    prints.setdefault(t.user_attrs["fingerprint"], t.number)
+        hashes.pop("", None)
+        return hashes, prints
+
+    def quality_references(self) -> dict[str, float]:
+        return dict(self.study.user_attrs.get(REFERENCES_ATTR, {}))
+
+    def save_quality_references(self, references: dict[str, float]) -> None:
+        if references and references != self.quality_references():
+            self.study.set_user_attr(REFERENCES_ATTR, dict(references))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def claim(self, owner: dict) -> optuna.Trial:
+        """A RUNNING trial for ``owner``: a queued (re-queued) one if any is waiting, popped
+        atomically, else a new trial created *with* its owner stamp — so a worker killed right
+        after claiming never leaves an unowned trial behind. (``study.ask`` does the same in two
+        steps, create then stamp.)"""
+        trial_id = self.study._pop_waiting_trial_id()
+        if trial_id is None:
+            template = optuna.trial.create_trial(
+                state=TrialState.RUNNING, user_attrs={"owner": owner}
+            )
+            trial_id = self.study._storage.create_new_trial(self.study._study_id, template)
+        trial = optuna.Trial(self.study, trial_id)
+        if trial.user_attrs.get("owner") != owner:
+            trial.set_user_attr("owner", owner)
+        return trial
+
+    def bind(self, trial: optuna.Trial, owner: dict) -> Candidate:
+        """The candidate ``trial`` evaluates: the queued one it carries (a re-queued candidate)
+        or a new child of the current population, drawn with a generator seeded by the search
+        seed and the trial number."""
+        if trial.user_attrs.get("owner") != owner:
+            trial.set_user_attr("owner", owner)
+        if "cid" in trial.user_attrs:
+            return Candidate.from_attrs(trial.user_attrs, trial.number)
+        rng = np.random.default_rng([self.config.seed, trial.number])
+        candidate = self.strategy.child(self.population(), rng, self.config.space)
+        for key, value in candidate.attrs().items():
+            trial.set_user_attr(key, value)
+        return Candidate.from_attrs(candidate.attrs(), trial.number)
+
+    def record(self, outcome: Outcome) -> FrozenTrial:
+        """Tell the study ``outcome``: attributes first (a finished trial is read-only)."""
+        storage, trial_id = self.study._storage, self._trial_id(outcome.trial)
+        attrs = {
+            "status": outcome.status,
+            "stage": outcome.stage,
+            "reason": outcome.reason,
+            "fingerprint": outcome.fingerprint,
+            "seconds": round(outcome.seconds, 3),
+            "duplicate_of": outcome.duplicate_of,
+            "metrics": _json_safe(outcome.metrics),
+        }
+        values = None
+        state = {"accepted": TrialState.COMPLETE, "rejected": TrialState.PRUNED}.get(
+            outcome.status, TrialState.FAIL
+        )
+        if outcome.status == "accepted":
+            values = [outcome.scores[a] for a in self.config.anchors]
+        elif outcome.status == "duplicate":
+            original = self.study._storage.get_trial(self._trial_id(outcome.duplicate_of))
+            if original.state == TrialState.COMPLETE:
+                state, values = TrialState.COMPLETE, list(original.values)
+            else:
+                state = TrialState.PRUNED
+                attrs["stage"] = original.user_attrs.get("stage", outcome.stage)
+                attrs["reason"] = (
+                    f"{outcome.reason} (rejected at {attrs['stage']}: "
+                    f"{original.user_attrs.get('reason', '')})"
+                )
+        for key, value in attrs.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        return self.study.tell(outcome.trial, values=values, state=state)
+
+    def _trial_id(self, number: int) -> int:
+        return self.study._storage.get_trial_id_from_study_id_trial_number(
+            self.study._study_id, number
+        )
+
+
+def _number(t: FrozenTrial) -> int:
+    return t.number
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

@@ -1,0 +1,135 @@
+"""How a search proposes its next layer: regularized evolution with a multi-objective tournament,
+or random search through the same machinery. Pure functions of the population — no storage.
+
+Regularized evolution (Real et al. 2019), as used by the paper with K architecture scores:
+- the *population* is the newest ``population_size`` accepted layers (older ones age out);
+- until the population is full, children are random graphs;
+- a *tournament* draws ``tournament`` members (a count, or a fraction of the population)
+  uniformly without replacement; its winner is a uniformly drawn member of the tournament's
+  Pareto front over the K scores (``selection="pareto"``, the paper's choice) or the member with
+  the best average score (``selection="average"``);
+- the child is the winner mutated (:func:`evonorm.space.mutate`), redrawn until its live graph
+  differs from the winner's — a mutation of a dead node would only re-score the parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from evonorm.evolve.candidate import Candidate
+from evonorm.space import LayerGraph, mutate, random_graph
+
+__all__ = [
+    "STRATEGIES",
+    "Evolution",
+    "Member",
+    "RandomSearch",
+    "pareto_front",
+    "pareto_indices",
+]
+
+MAX_MUTATION_DRAWS = 1000  # ~50 µs each; a live graph of one node changes in ~1 % of draws
+
+
+@dataclass(frozen=True)
+class Member:
+    """An accepted layer of the population: its trial, its K scores (higher is better)."""
+
+    trial: int
+    scores: tuple[float, ...]
+    graph: LayerGraph
+    generation: int = 0
+
+    @property
+    def average(self) -> float:
+        return float(np.mean(self.scores))
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(
+        x > y for x, y in zip(a, b, strict=True)
+    )
+
+
+def pareto_indices(scores: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the score vectors no other one dominates (>= on every score, > on one)."""
+    return [i for i, s in enumerate(scores) if not any(_dominates(o, s) for o in scores)]
+
+
+def pareto_front(members: Sequence[Member]) -> list[Member]:
+    """The members no other member dominates; order kept."""
+    return [members[i] for i in pareto_indices([m.scores for m in members])]
+
+
+@dataclass(frozen=True)
+class RandomSearch:
+    """Every child is a fresh random graph of the space."""
+
+    name = "random"
+
+    def child(self, population: Sequence[Member], rng: np.random.Generator, space: str):
+        return Candidate(random_graph(rng, space), space, generation=0, origin="random")
+
+
+@dataclass(frozen=True)
+class Evolution:
+    """Regularized evolution with a tournament; see the module docstring."""
+
+    population_size: int = 16
+    tournament: int | float = 4
+    selection: str = "pareto"
+
+    name = "evolution"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.population_size, bool) or not isinstance(self.population_size, int):
+            raise ValueError(f"population_size must be an int >= 2, got {self.population_size!r}")
+        if self.population_size < 2:
+            raise ValueError(f"population_size must be >= 2, got {self.population_size}")
+        t = self.tournament
+        if isinstance(t, bool) or not isinstance(t, int | float):
+            raise ValueError(f"tournament must be a count or a fraction, got {t!r}")
+        if isinstance(t, int) and not 1 <= t <= self.population_size:
+            raise ValueError(
+                f"tournament must be in [1, population_size={self.population_size}] as a count, "
+                f"got {t}"
+            )
+        if isinstance(t, float) and not 0.0 < t <= 1.0:
+            raise ValueError(f"tournament must be in (0, 1] as a fraction, got {t}")
+        if self.selection not in ("pareto", "average"):
+            raise ValueError(f"selection must be 'pareto' or 'average', got {self.selection!r}")
+
+    def tournament_size(self, population: int) -> int:
+        if isinstance(self.tournament, float):
+            return max(1, min(population, round(self.tournament * population)))
+        return min(self.tournament, population)
+
+    def select(self, population: Sequence[Member], rng: np.random.Generator) -> Member:
+        """The tournament winner among ``population``."""
+        k = self.tournament_size(len(population))
+        picked = [population[int(i)] for i in rng.choice(len(population), size=k, replace=False)]
+        if self.selection == "average":
+            return max(picked, key=lambda m: m.average)
+        front = pareto_front(picked)
+        return front[int(rng.integers(len(front)))]
+
+    def child(self, population: Sequence[Member], rng: np.random.Generator, space: str):
+        """``population`` is newest first; only its first ``population_size`` members count."""
+        pool = list(population[: self.population_size])
+        if len(pool) < self.population_size:
+            return RandomSearch().child(pool, rng, space)
+        winner = self.select(pool, rng)
+        parent_hash = winner.graph.prune().structural_hash()
+        for _ in range(MAX_MUTATION_DRAWS):
+            graph = mutate(winner.graph, rng)
+            if graph.prune().structural_hash() != parent_hash:
+                break
+        return Candidate(
+            graph, space, generation=winner.generation + 1, origin="mutation", parent=winner.trial
+        )
+
+
+STRATEGIES = {"evolution": Evolution, "random": RandomSearch}

@@ -1,0 +1,127 @@
+"""The step-wise API of a search; each step talks to the others only through the storage and
+JSON, so each can run in its own process or pod:
+
+- :func:`generate` — ask N trials and bind a candidate to each (re-queued candidates first, then
+  children of the current population); returns the candidates (``Candidate.to_json``);
+- :func:`evaluate` — the rejection chain and the multi-architecture training of one candidate;
+  touches no storage and never raises for a bad layer; returns an :class:`Outcome`;
+- :func:`record` — tell the study the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+
+import optuna
+from optuna.storages import RDBStorage
+
+from evonorm.evolve.candidate import Candidate, Outcome
+from evonorm.evolve.owner import this_process
+from evonorm.evolve.search import Search
+from evonorm.proxy.data import ProxyData
+from evonorm.reject.protocol import Progress, RejectionChain
+from evonorm.reject.protocol import evaluate as evaluate_layer
+
+__all__ = ["chain_for", "evaluate", "generate", "heartbeat", "record"]
+
+
+def generate(search: Search, n: int, owner: dict | None = None) -> list[Candidate]:
+    """Bind ``n`` candidates to ``n`` new RUNNING trials stamped with ``owner``."""
+    owner = owner or this_process()
+    return [search.bind(search.claim(owner), owner) for _ in range(n)]
+
+
+def chain_for(search: Search, data: ProxyData) -> RejectionChain:
+    """A rejection chain that knows the search's evaluated layers and quality references."""
+    from evonorm.proxy.presets import get_preset
+
+    hashes, prints = search.seen()
+    return RejectionChain(
+        get_preset(search.config.preset),
+        data,
+        seed=search.config.seed,
+        seen_hashes=dict(hashes),
+        seen_fingerprints=dict(prints),
+        references=search.quality_references(),
+    )
+
+
+def evaluate(
+    candidate: Candidate, chain: RejectionChain, progress: Progress | None = None
+) -> Outcome:
+    """Reject or train ``candidate``. A bad layer is an outcome; only an unexpected exception
+    (a bug) becomes ``status="error"`` with its traceback's last line as reason."""
+    assert candidate.trial is not None, "evaluate a candidate bound to a trial"
+    start = time.perf_counter()
+    try:
+        evaluation = evaluate_layer(candidate.graph, chain, progress=progress)
+    except Exception as error:
+        last = traceback.format_exception_only(error)[-1].strip()
+        return Outcome(candidate.trial, "error", reason=last, seconds=time.perf_counter() - start)
+    verdict = evaluation.verdict
+    metrics = {
+        k: v
+        for k, v in verdict.metrics.items()
+        if k not in ("structural_hash", "fingerprint", "duplicate_of")
+    }
+    for arch, result in evaluation.results.items():
+        metrics[f"train_seconds/{arch}"] = round(result.seconds, 3)
+        metrics[f"final_loss/{arch}"] = result.final_loss
+        if result.diverged:
+            metrics[f"diverged/{arch}"] = 1.0
+    common = {
+        "trial": candidate.trial,
+        "stage": verdict.stage,
+        "fingerprint": verdict.metrics.get("fingerprint", ""),
+        "seconds": evaluation.seconds,
+        "metrics": metrics,
+    }
+    if "duplicate_of" in verdict.metrics:
+        what = "structure" if verdict.stage == "structural" else "function"
+        original = int(verdict.metrics["duplicate_of"])
+        reason = f"same {what} as trial {original}"
+        return Outcome(status="duplicate", reason=reason, duplicate_of=original, **common)
+    if verdict.accepted:
+        return Outcome(status="accepted", scores=evaluation.accuracy, **common)
+    return Outcome(status="rejected", reason=verdict.reason, **common)
+
+
+def record(search: Search, outcome: Outcome) -> bool:
+    """Tell the study; False (and nothing written) if the trial was meanwhile failed as stale
+    and its candidate re-queued — the re-queued copy is then the one that counts."""
+    try:
+        search.record(outcome)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def heartbeat(study: optuna.Study, trial_number: int) -> Iterator[None]:
+    """Beat for the trial while the block runs (RDB storages with heartbeats; else nothing)."""
+    storage = study._storage
+    interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
+    if not interval:
+        yield
+        return
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat is retried next interval
+                storage.record_heartbeat(trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,180 @@
+"""Run a search: W worker processes against one storage, until the budget is spent.
+
+Each worker loops: recover stale trials → claim a trial (a re-queued candidate first, else a new
+child, while ``done + running < budget``) → evaluate → record. The launcher recovers before and
+after the workers run, shows a progress bar read from the storage, and restarts the workers when
+one died leaving re-queued candidates (at most ``MAX_ROUNDS`` rounds). Re-running the same
+command resumes the same study; ``budget`` is the study's total of recorded candidates.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from optuna.trial import TrialState
+from tqdm import tqdm
+
+from evonorm.evolve import steps
+from evonorm.evolve.owner import this_process
+from evonorm.evolve.recovery import recover, requeue
+from evonorm.evolve.search import Census, Search, SearchConfig, quiet_optuna
+from evonorm.evolve.storage import StorageSpec, open_storage
+from evonorm.proxy.presets import get_preset
+
+__all__ = ["WorkerSettings", "run_search", "work"]
+
+MAX_ROUNDS = 3
+
+
+class Observer(Protocol):
+    """Follows a search from the launcher (e.g. MLflow tracking): ``update`` whenever the census
+    changes, ``close`` once with FINISHED, FAILED or KILLED."""
+
+    def update(self, census: Census) -> None: ...
+
+    def close(self, status: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    study: str
+    storage: str
+    budget: int
+    device: str = "cpu"
+    threads: int = 0  # torch intra-op threads per worker; 0 = cores / workers
+    heartbeat_interval: int | None = None  # RDB only; None = storage default
+    grace_period: int | None = None
+
+
+def _open(settings: WorkerSettings):
+    kwargs = {}
+    if settings.heartbeat_interval:
+        kwargs["heartbeat_interval"] = settings.heartbeat_interval
+    if settings.grace_period:
+        kwargs["grace_period"] = settings.grace_period
+    return open_storage(settings.storage, on_stale=requeue, **kwargs)
+
+
+def work(settings: WorkerSettings) -> int:
+    """One worker's loop; returns the number of outcomes it recorded."""
+    quiet_optuna()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    search = Search.open(settings.study, _open(settings))
+    data = get_preset(search.config.preset).load_data(
+        seed=search.config.seed, device=settings.device
+    )
+    owner = this_process()
+    recorded = 0
+    while True:
+        recover(search.study)
+        census = search.census()
+        if census.waiting == 0 and census.done + census.running >= settings.budget:
+            return recorded
+        trial = search.claim(owner)
+        candidate = search.bind(trial, owner)
+        chain = steps.chain_for(search, data)
+        with steps.heartbeat(search.study, trial.number):
+            outcome = steps.evaluate(candidate, chain)
+        search.save_quality_references(chain.references)
+        recorded += steps.record(search, outcome)
+
+
+def _worker_main(settings: WorkerSettings) -> None:
+    work(settings)
+
+
+def run_search(
+    config: SearchConfig,
+    settings: WorkerSettings,
+    workers: int = 1,
+    *,
+    progress: bool = True,
+    on_round: Callable[[int, list[int]], None] | None = None,
+    observe: Callable[[Search], Observer] | None = None,
+) -> Census:
+    """Create or resume the search and run ``workers`` processes until ``settings.budget``
+    candidates are recorded; returns the final census (no trial left RUNNING by this run)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if settings.budget < 1:
+        raise ValueError(f"budget must be >= 1, got {settings.budget}")
+    quiet_optuna()
+    StorageSpec.parse(settings.storage).check_workers(workers)
+    search = Search.open(settings.study, _open(settings), config)
+    if not settings.threads:
+        per_worker = max(1, (os.cpu_count() or 1) // workers)
+        settings = WorkerSettings(**{**settings.__dict__, "threads": per_worker})
+    observer = observe(search) if observe else None
+    context = mp.get_context("spawn")  # torch and fork do not mix
+    bar = tqdm(
+        total=settings.budget, desc=settings.study, unit="layer", disable=not progress,
+        initial=min(search.census().done, settings.budget), dynamic_ncols=True,
+    )  # fmt: skip
+    status = "FAILED"
+    try:
+        for round_number in range(MAX_ROUNDS):
+            lost = recover(search.study)
+            if on_round:
+                on_round(round_number, lost)
+            census = search.census()
+            if census.waiting == 0 and census.done >= settings.budget:
+                break
+            processes = [
+                context.Process(target=_worker_main, args=(settings,), name=f"evonorm-worker-{i}")
+                for i in range(workers)
+            ]
+            for p in processes:
+                p.start()
+            shown = None
+            while any(p.is_alive() for p in processes):
+                census = search.census()
+                if census != shown:
+                    _show(bar, census)
+                    if observer:
+                        observer.update(census)
+                    shown = census
+                time.sleep(0.5)
+            for p in processes:
+                p.join()
+            failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode]
+            if not failed:
+                break
+            tqdm.write(
+                f"evonorm: {', '.join(failed)} stopped early; recovering its trial and "
+                "restarting the workers",
+                file=sys.stderr,
+            )
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        recover(search.study)
+        census = search.census()
+        _show(bar, census)
+        bar.close()
+        if observer:
+            observer.close(status)
+    return census
+
+
+def _show(bar: tqdm, census: Census) -> None:
+    bar.n = min(census.done, bar.total)
+    best = "-" if census.best != census.best else f"{census.best:.2%}"
+    bar.set_postfix_str(
+        f"accepted {census.accepted} · rejected {census.rejected} · cached {census.duplicates}"
+        f" · errors {census.errors} · best {best}",
+        refresh=True,
+    )
+
+
+def running_trials(search: Search) -> list[int]:
+    return [t.number for t in search.trials((TrialState.RUNNING,))]

@@ -1,0 +1,226 @@
+"""MLflow tracking of a search: one parent run per search, one child run per candidate.
+
+- parent run (tags ``evonorm.study``, ``evonorm.role=search``): the search settings as params;
+  the census as metrics; artifacts ``pareto_front.png``, ``best_so_far.png``,
+  ``rejection_funnel.png``, refreshed as the search runs;
+- child run per recorded candidate (tag ``evonorm.trial``): params formula, hash, parent, space,
+  generation, origin, cid; metrics accuracy per architecture, ``accepted``, ``seconds`` and the
+  rejection chain's numbers; tags status, stage and reason; artifacts ``graph.json`` and
+  ``graph.png``.
+
+Logging is idempotent: :meth:`SearchTracker.sync` logs the recorded trials that have no child
+run yet, so a resumed search continues its parent run and never logs a candidate twice. Only the
+process that calls ``sync`` talks to MLflow (the launcher), so a SQLite tracking store has one
+writer.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.tracking import MlflowClient
+
+from evonorm.evolve import Record, Search, pareto_indices
+from evonorm.space import LayerGraph
+from evonorm.tracking.plots import best_so_far_figure, funnel_figure, graph_figure, pareto_figure
+
+__all__ = ["DEFAULT_EXPERIMENT", "SearchTracker", "default_tracking_uri"]
+
+DEFAULT_EXPERIMENT = "evonorm"
+_PARAM_LIMIT = 6000  # MLflow's maximum param value length
+FUNNEL = ("structural", "fingerprint", "stability", "quality", "error", "accepted")
+
+
+def default_tracking_uri(run_dir: str | Path) -> str:
+    """The local default: a SQLite store in the run folder."""
+    path = Path(run_dir).resolve() / "mlflow.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class SearchTracker:
+    """Mirrors a search's trials into MLflow runs."""
+
+    def __init__(
+        self,
+        search: Search,
+        tracking_uri: str,
+        *,
+        experiment: str = DEFAULT_EXPERIMENT,
+        artifact_location: str | None = None,
+        plot_every: int = 10,
+    ) -> None:
+        self.search = search
+        self.client = MlflowClient(tracking_uri)
+        self.plot_every = plot_every
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            if artifact_location is None and tracking_uri.startswith("sqlite:///"):
+                db = Path(tracking_uri.removeprefix("sqlite:///"))
+                artifact_location = (db.parent / "mlartifacts").resolve().as_uri()
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=artifact_location
+            )
+        else:
+            self.experiment_id = found.experiment_id
+        self.parent_id = self._parent_run()
+        self._logged = self._logged_trials()
+        self._since_plots = 0
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def _find(self, role: str) -> list:
+        query = f"tags.`evonorm.study` = '{self.search.name}' and tags.`evonorm.role` = '{role}'"
+        return self.client.search_runs([self.experiment_id], filter_string=query, max_results=50000)
+
+    def _parent_run(self) -> str:
+        existing = self._find("search")
+        if existing:
+            run_id = existing[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=self.search.name,
+            tags={"evonorm.study": self.search.name, "evonorm.role": "search"},
+        )
+        config = self.search.config.to_attrs()
+        self.client.log_batch(
+            run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(config.items())]
+        )
+        return run.info.run_id
+
+    def _logged_trials(self) -> set[int]:
+        return {int(r.data.tags["evonorm.trial"]) for r in self._find("candidate")}
+
+    def sync(self, *, plots: bool | None = None) -> int:
+        """Log every recorded trial without a child run; refresh the search plots every
+        ``plot_every`` new candidates (or when ``plots`` is True). Returns the number logged."""
+        new = [r for r in self.search.records() if r.status and r.number not in self._logged]
+        for trial in new:
+            self._log_candidate(trial)
+            self._logged.add(trial.number)
+        self._since_plots += len(new)
+        if plots or (plots is None and self._since_plots >= self.plot_every):
+            self.log_search_artifacts()
+        return len(new)
+
+    def _log_candidate(self, trial: Record) -> None:
+        attrs = trial.attrs
+        anchors = self.search.config.anchors
+        tags = {
+            "mlflow.parentRunId": self.parent_id,
+            "evonorm.study": self.search.name,
+            "evonorm.role": "candidate",
+            "evonorm.trial": str(trial.number),
+            "evonorm.status": attrs["status"],
+            "evonorm.stage": attrs.get("stage", ""),
+            "evonorm.reason": attrs.get("reason", "")[:5000],
+        }
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"{self.search.name}-{trial.number:05d}", tags=tags
+        )
+        run_id = run.info.run_id
+        params = {
+            k: attrs.get(k) for k in ("formula", "hash", "parent", "space", "generation", "origin")
+        }
+        params["cid"] = attrs.get("cid")
+        params["retry_of"] = attrs.get("retry_of")
+        metrics = {
+            "accepted": float(trial.state == "COMPLETE"),
+            "seconds": float(attrs.get("seconds", 0.0)),
+            "cache_hit": float(attrs["status"] == "duplicate"),
+        }
+        if trial.state == "COMPLETE" and trial.values:
+            for arch, value in zip(anchors, trial.values, strict=True):
+                metrics[f"accuracy/{arch}"] = value
+            metrics["accuracy/mean"] = float(np.mean(trial.values))
+        for key, value in (attrs.get("metrics") or {}).items():
+            number = _number(value)
+            if number is not None:
+                metrics[key] = number
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+            params=[Param(k, str(v)[:_PARAM_LIMIT]) for k, v in params.items() if v is not None],
+        )
+        if "graph" in attrs:
+            graph = LayerGraph.from_dict(attrs["graph"])
+            self.client.log_dict(run_id, attrs["graph"], "graph.json")
+            figure = graph_figure(graph, title=f"trial {trial.number}: {graph.formula()}"[:120])
+            self.client.log_figure(run_id, figure, "graph.png")
+            plt.close(figure)
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    # -- search-level artifacts --------------------------------------------------------------
+
+    def log_search_artifacts(self) -> None:
+        records = self.search.records()
+        scores = [r.values for r in records if r.state == "COMPLETE" and r.values]
+        figure = pareto_figure(scores, pareto_indices(scores), list(self.search.config.anchors))
+        self.client.log_figure(self.parent_id, figure, "pareto_front.png")
+        plt.close(figure)
+
+        recorded = [r for r in records if r.status and r.completed]
+        recorded.sort(key=lambda r: (r.completed, r.number))
+        best, curve = -math.inf, []
+        for r in recorded:
+            if r.state == "COMPLETE" and r.values:
+                best = max(best, float(np.mean(r.values)))
+            curve.append(best if best > -math.inf else math.nan)
+        figure = best_so_far_figure({self.search.config.strategy: curve})
+        self.client.log_figure(self.parent_id, figure, "best_so_far.png")
+        plt.close(figure)
+
+        figure = funnel_figure(self.funnel())
+        self.client.log_figure(self.parent_id, figure, "rejection_funnel.png")
+        plt.close(figure)
+
+        census = self.search.census()
+        step = census.done
+        values = {
+            "done": census.done, "accepted": census.accepted, "rejected": census.rejected,
+            "cache_hits": census.duplicates, "errors": census.errors, "lost": census.lost,
+        }  # fmt: skip
+        if not math.isnan(census.best):
+            values["best_mean_accuracy"] = census.best
+        self.client.log_batch(
+            self.parent_id, metrics=[Metric(k, float(v), 0, step) for k, v in values.items()]
+        )
+        self._since_plots = 0
+
+    def funnel(self) -> dict[str, int]:
+        """Recorded candidates by the stage they ended at (cache hits under ``cached``)."""
+        counts = dict.fromkeys((*FUNNEL, "cached"), 0)
+        for r in self.search.records():
+            if r.status == "duplicate":
+                counts["cached"] += 1
+            elif r.status == "error":
+                counts["error"] += 1
+            elif r.status in ("accepted", "rejected"):
+                stage = r.attrs.get("stage", "")
+                counts[stage if stage in counts else "error"] += 1
+        return counts
+
+    def update(self, census=None) -> None:
+        """The launcher's hook: log what is new."""
+        self.sync()
+
+    def close(self, status: str = "FINISHED") -> None:
+        """Final plots and the parent run's status (FINISHED, FAILED or KILLED)."""
+        self.sync(plots=True)
+        self.client.set_terminated(self.parent_id, status)
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return None

@@ -1,0 +1,112 @@
+"""The population in Optuna: study layout, recording outcomes, census, duplicates, resume checks.
+Real storages (JournalFile and PostgreSQL); outcomes are written directly, without training."""
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from evonorm.evolve import Outcome, Search, SearchConfig, SearchError, open_storage
+from evonorm.evolve.steps import generate, record
+
+ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
+
+
+def accepted(trial, *scores):
+    return Outcome(trial, "accepted", scores=dict(zip(ANCHORS, scores, strict=True)), seconds=1.0)
+
+
+def test_study_has_one_named_maximize_direction_per_anchor(storage_url, study_name):
+    search = Search.open(study_name, open_storage(storage_url), SearchConfig(preset="smoke"))
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE] * 3
+    assert study.metric_names == list(ANCHORS)
+    assert Search.open(study_name, open_storage(storage_url)).config == search.config
+
+
+def test_resuming_with_other_settings_names_them(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    Search.open("s", storage, SearchConfig(preset="smoke", population=8))
+    with pytest.raises(SearchError, match="population: stored 8, asked 9"):
+        Search.open("s", storage, SearchConfig(preset="smoke", population=9))
+    with pytest.raises(SearchError, match="no search named 'other'"):
+        Search.open("other", storage)
+
+
+def test_candidates_are_trials_carrying_graph_and_lineage(tmp_path):
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
+    candidates = generate(search, 3)
+    assert [c.trial for c in candidates] == [0, 1, 2]
+    for c in candidates:
+        attrs = search.study.trials[c.trial].user_attrs
+        assert attrs["cid"] == c.cid
+        assert attrs["hash"] == c.structural_hash
+        assert attrs["formula"] == c.graph.formula()
+        assert (attrs["space"], attrs["generation"], attrs["origin"]) == ("B", 0, "random")
+        assert attrs["owner"]["pid"] > 0
+    assert {t.state for t in search.trials()} == {TrialState.RUNNING}
+
+
+def test_outcomes_map_to_states_and_census(storage_url, study_name):
+    search = Search.open(study_name, open_storage(storage_url), SearchConfig(preset="smoke"))
+    a, r, d1, d2, e = generate(search, 5)
+    record(search, accepted(a.trial, 0.8, 0.6, 0.7))
+    record(search, Outcome(r.trial, "rejected", stage="quality", reason="resnet: 12% < 50%"))
+    record(search, Outcome(d1.trial, "duplicate", stage="fingerprint", duplicate_of=a.trial,
+                           reason=f"same function as trial {a.trial}"))  # fmt: skip
+    record(search, Outcome(d2.trial, "duplicate", stage="structural", duplicate_of=r.trial,
+                           reason=f"same structure as trial {r.trial}"))  # fmt: skip
+    record(search, Outcome(e.trial, "error", reason="RuntimeError: boom"))
+    trials = search.study.get_trials()
+    assert [t.state for t in trials] == [
+        TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE, TrialState.PRUNED,
+        TrialState.FAIL,
+    ]  # fmt: skip
+    assert trials[0].values == [0.8, 0.6, 0.7]
+    assert trials[2].values == [0.8, 0.6, 0.7]  # the cache hit reuses the scores
+    assert trials[3].user_attrs["stage"] == "quality"
+    assert "resnet: 12% < 50%" in trials[3].user_attrs["reason"]
+    assert trials[4].user_attrs["reason"] == "RuntimeError: boom"
+    census = search.census()
+    assert (census.accepted, census.rejected, census.duplicates, census.errors) == (1, 1, 2, 1)
+    assert census.done == 5 and census.running == 0
+    assert census.best == pytest.approx(0.7)
+    hashes, prints = search.seen()
+    assert hashes[a.structural_hash] == a.trial  # duplicates and errors are not "seen" keys
+    assert set(hashes.values()) <= {a.trial, r.trial}
+    assert prints == {}  # these outcomes carry no fingerprint
+
+
+def test_population_is_newest_accepted_first(tmp_path):
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
+    cs = generate(search, 4)
+    for c in (cs[2], cs[0], cs[3]):
+        record(search, accepted(c.trial, 0.5, 0.5, 0.5))
+    record(search, Outcome(cs[1].trial, "rejected", stage="stability", reason="inf"))
+    assert [m.trial for m in search.population()] == [cs[3].trial, cs[0].trial, cs[2].trial]
+
+
+def test_children_come_from_the_population_once_it_is_full(tmp_path):
+    config = SearchConfig(preset="smoke", population=2, tournament=2)
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"), config)
+    first = generate(search, 2)
+    for c in first:
+        record(search, accepted(c.trial, 0.5, 0.6, 0.7))
+    (child,) = generate(search, 1)
+    assert child.origin == "mutation"
+    assert child.parent in {c.trial for c in first}
+    assert child.generation == 1
+
+
+def test_recording_a_trial_that_was_reclaimed_changes_nothing(tmp_path):
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
+    (c,) = generate(search, 1)
+    search.study.tell(c.trial, state=TrialState.FAIL)  # as a recovery would
+    assert record(search, accepted(c.trial, 0.9, 0.9, 0.9)) is False
+    assert search.study.trials[0].state == TrialState.FAIL
+    assert "status" not in search.study.trials[0].user_attrs

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from evonorm.evolve.selection import Evolution, Member, RandomSearch, pareto_front
+from evonorm.space import random_graph
+
+
+def member(trial, *scores, generation=0):
+    return Member(trial, tuple(scores), random_graph(np.random.default_rng(trial)), generation)
+
+
+def test_pareto_front_keeps_exactly_the_non_dominated():
+    members = [
+        member(0, 0.9, 0.1),
+        member(1, 0.1, 0.9),
+        member(2, 0.5, 0.5),
+        member(3, 0.4, 0.4),  # dominated by 2
+        member(4, 0.9, 0.05),  # dominated by 0
+        member(5, 0.5, 0.5),  # equal to 2: neither dominates
+    ]
+    assert [m.trial for m in pareto_front(members)] == [0, 1, 2, 5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"population_size": 1}, "population_size"),
+        ({"population_size": 2.5}, "population_size"),
+        ({"tournament": 0}, "tournament"),
+        ({"tournament": 17}, "tournament"),
+        ({"tournament": 1.5}, "tournament"),
+        ({"tournament": 0.0}, "tournament"),
+        ({"tournament": True}, "tournament"),
+        ({"selection": "best"}, "selection"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        Evolution(**kwargs)
+
+
+def test_tournament_fraction_and_count():
+    assert Evolution(population_size=20, tournament=0.25).tournament_size(20) == 5
+    assert Evolution(population_size=20, tournament=3).tournament_size(20) == 3
+    assert Evolution(population_size=20, tournament=0.01).tournament_size(20) == 1
+
+
+def test_random_children_until_the_population_is_full():
+    strategy = Evolution(population_size=4, tournament=2)
+    population = [member(i, 0.5, 0.5, 0.5) for i in range(3)]
+    child = strategy.child(population, np.random.default_rng(0), "B")
+    assert child.origin == "random"
+    assert child.parent is None
+    assert child.generation == 0
+
+
+def test_average_selection_picks_the_best_average_of_the_tournament():
+    strategy = Evolution(population_size=5, tournament=5, selection="average")
+    population = [member(i, 0.1 * i, 0.5, 0.5) for i in range(5)]
+    winners = {strategy.select(population, np.random.default_rng(s)).trial for s in range(20)}
+    assert winners == {4}
+
+
+def test_pareto_selection_draws_uniformly_from_the_tournament_front():
+    strategy = Evolution(population_size=4, tournament=4, selection="pareto")
+    population = [member(0, 0.9, 0.1), member(1, 0.1, 0.9), member(2, 0.05, 0.1), member(3, 0, 0)]
+    rng = np.random.default_rng(0)
+    counts = np.bincount([strategy.select(population, rng).trial for _ in range(2000)], minlength=4)
+    assert counts[2] == counts[3] == 0
+    assert 900 < counts[0] < 1100  # uniform over the two front members
+
+
+def test_mutant_child_records_its_parent_and_differs_in_its_live_graph():
+    strategy = Evolution(population_size=3, tournament=1)
+    population = [member(10 + i, 0.5, 0.5, generation=i) for i in range(5)]  # newest first
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        child = strategy.child(population, rng, "B")
+        assert child.origin == "mutation"
+        parent = next(m for m in population if m.trial == child.parent)
+        assert parent in population[:3]  # only the newest population_size members compete
+        assert child.generation == parent.generation + 1
+        assert child.structural_hash != parent.graph.prune().structural_hash()
+
+
+def test_random_search_ignores_the_population():
+    child = RandomSearch().child([member(0, 1.0)], np.random.default_rng(3), "S")
+    assert (child.origin, child.space, child.parent) == ("random", "S", None)
+    assert child.graph.space == "S"
