@@ -1,0 +1,74 @@
+"""The evaluate step on the smoke preset: outcomes, the functional-equivalence cache, errors."""
+
+import dataclasses
+
+import pytest
+
+from evonorm.evolve import Candidate, Outcome, Search, SearchConfig, open_storage
+from evonorm.evolve.owner import this_process
+from evonorm.evolve.steps import chain_for, evaluate, record
+from evonorm.proxy.presets import get_preset
+from evonorm.space import LayerGraph, Node
+
+
+@pytest.fixture(scope="module")
+def data():
+    return get_preset("smoke").load_data()
+
+
+def bound(search, graph):
+    """``graph`` as a candidate bound to a fresh trial (what ``generate`` does with a child)."""
+    trial = search.claim(this_process())
+    candidate = Candidate(graph, "B", generation=0, origin="random", trial=trial.number)
+    for key, value in candidate.attrs().items():
+        trial.set_user_attr(key, value)
+    return candidate
+
+
+def test_a_functional_duplicate_reuses_the_scores_without_training(tmp_path, data):
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
+                         SearchConfig(preset="smoke"))  # fmt: skip
+    first = bound(search, LayerGraph((Node("abs", (0,)),)))
+    outcome = evaluate(first, chain_for(search, data))
+    assert outcome.status == "accepted", outcome
+    assert set(outcome.scores) == set(search.config.anchors)
+    assert outcome.fingerprint and outcome.metrics["grad_norm/resnet"] > 0
+    record(search, outcome)
+
+    twin = bound(search, LayerGraph((Node("abs", (0,)), Node("abs", (4,)))))  # |(|x|)| = |x|
+    assert twin.structural_hash != first.structural_hash
+    again = evaluate(twin, chain_for(search, data))
+    assert (again.status, again.stage, again.duplicate_of) == ("duplicate", "fingerprint", 0)
+    assert again.seconds < outcome.seconds / 5  # no training
+    record(search, again)
+    trials = search.study.get_trials()
+    assert trials[1].values == trials[0].values
+    assert search.census().duplicates == 1
+
+    same = bound(search, LayerGraph((Node("neg", (0,)), Node("abs", (0,)))))  # dead node only
+    third = evaluate(same, chain_for(search, data))
+    assert (third.status, third.stage, third.duplicate_of) == ("duplicate", "structural", 0)
+
+
+def test_a_rejected_layer_is_an_outcome_with_stage_and_reason(tmp_path, data):
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
+                         SearchConfig(preset="smoke"))  # fmt: skip
+    explosive = bound(search, LayerGraph((Node("exp", (0,)), Node("exp", (4,)))))
+    outcome = evaluate(explosive, chain_for(search, data))
+    assert outcome.status == "rejected"
+    assert outcome.stage in ("fingerprint", "stability")
+    assert outcome.reason
+    assert Outcome.from_json(outcome.to_json()) == outcome
+
+
+def test_a_bug_while_evaluating_is_an_error_outcome_not_an_exception(tmp_path, data):
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
+                         SearchConfig(preset="smoke"))  # fmt: skip
+    candidate = bound(search, LayerGraph((Node("abs", (0,)),)))
+    broken = dataclasses.replace(chain_for(search, data), data=None)  # not a ProxyData
+    outcome = evaluate(candidate, broken)
+    assert outcome.status == "error"
+    assert "AttributeError" in outcome.reason
+    record(search, outcome)
+    assert search.study.trials[0].state.name == "FAIL"
+    assert search.census().errors == 1
