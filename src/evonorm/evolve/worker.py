@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-from optuna.trial import TrialState
 from tqdm import tqdm
 
 from evonorm.evolve import steps
@@ -97,7 +96,6 @@ def run_search(
     workers: int = 1,
     *,
     progress: bool = True,
-    on_round: Callable[[int, list[int]], None] | None = None,
     observe: Callable[[Search], Observer] | None = None,
 ) -> Census:
     """Create or resume the search and run ``workers`` processes until ``settings.budget``
@@ -120,10 +118,8 @@ def run_search(
     )  # fmt: skip
     status = "FAILED"
     try:
-        for round_number in range(MAX_ROUNDS):
-            lost = recover(search.study)
-            if on_round:
-                on_round(round_number, lost)
+        for _ in range(MAX_ROUNDS):
+            recover(search.study)
             census = search.census()
             if census.waiting == 0 and census.done >= settings.budget:
                 break
@@ -174,7 +170,3 @@ def _show(bar: tqdm, census: Census) -> None:
         f" · errors {census.errors} · best {best}",
         refresh=True,
     )
-
-
-def running_trials(search: Search) -> list[int]:
-    return [t.number for t in search.trials((TrialState.RUNNING,))]
