@@ -13,6 +13,16 @@ from evonorm.space import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``evonorm.publish_layer`` / ``evonorm.load_layer`` without importing MLflow up front."""
+    if name in ("publish_layer", "load_layer"):
+        from evonorm import tracking
+
+        return getattr(tracking, name)
+    raise AttributeError(f"module 'evonorm' has no attribute {name!r}")
+
+
 __all__ = [
     "KNOWN_LAYERS",
     "OPS",
@@ -21,7 +31,9 @@ __all__ = [
     "LayerGraph",
     "build_layer",
     "known_layer",
+    "load_layer",
     "mutate",
+    "publish_layer",
     "random_graph",
     "standalone_source",
 ]

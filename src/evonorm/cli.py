@@ -2,6 +2,7 @@
 
     evonorm layer show NAME|FILE.json      formula, node count, space, parameter count
     evonorm layer random --space B|S --seed N
+    evonorm layer pull NAME[@ALIAS] -o DIR     graph JSON + standalone module from the registry
     evonorm evaluate NAME|FILE.json --preset smoke|local|paper [--arch A ...] [--json]
     evonorm baselines --preset local [--seeds 0 1] [--out docs/baselines.md]
     evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
@@ -14,6 +15,7 @@ Bad input ends with one line on stderr naming the problem, and exit status 2.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -69,6 +71,20 @@ def cmd_layer_show(args: argparse.Namespace) -> None:
     listed = f" ({', '.join(buffers)})" if buffers else ""
     print(f"running:     {len(buffers)} per channel{listed}")
     print(f"hash:        {graph.structural_hash()[:16]}")
+
+
+def cmd_layer_pull(args: argparse.Namespace) -> None:
+    from evonorm.tracking import LayerNotFound, pull_layer
+
+    uri = args.model if args.model.startswith("models:/") else f"models:/{args.model}"
+    if "@" not in uri and not re.search(r"/\d+$", uri):
+        uri += "@champion"
+    try:
+        folder = pull_layer(uri, args.out, tracking_uri=args.tracking_uri)
+    except LayerNotFound as exc:
+        raise UsageError(str(exc)) from None
+    for path in sorted(folder.iterdir()):
+        print(path)
 
 
 def cmd_layer_random(args: argparse.Namespace) -> None:
@@ -216,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     show = layer_commands.add_parser("show", help="describe a known layer or a graph file")
     show.add_argument("layer", help=f"one of {', '.join(KNOWN_LAYERS)}, or FILE.json")
     show.set_defaults(func=cmd_layer_show)
+    pull = layer_commands.add_parser(
+        "pull", help="download a registered layer: graph JSON + standalone .py module"
+    )
+    pull.add_argument("model", help="NAME[@ALIAS] or NAME/VERSION (default alias: champion)")
+    pull.add_argument("-o", "--out", default=".", help="folder to write into")
+    pull.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's)")
+    pull.set_defaults(func=cmd_layer_pull)
     rand = layer_commands.add_parser("random", help="print a random valid graph as JSON")
     rand.add_argument("--space", choices=["B", "S"], default="B")
     rand.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,106 @@
+"""Publish and pull layers through a real MLflow registry (SQLite store)."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchvision
+from mlflow.tracking import MlflowClient
+
+import evonorm
+from evonorm import build_layer, known_layer
+from evonorm.tracking import LayerNotFound, pull_layer
+
+
+@pytest.fixture
+def uri(tmp_path):
+    return f"sqlite:///{tmp_path / 'registry.db'}"
+
+
+def aliases(uri, name):
+    model = MlflowClient(uri).get_registered_model(name)
+    return {alias: int(version) for alias, version in model.aliases.items()}
+
+
+def test_champion_moves_only_when_beaten(uri):
+    b0, s0 = known_layer("evonorm_b0"), known_layer("evonorm_s0")
+    assert evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri,
+                                 metrics={"rerank_accuracy": 0.80}) == 1  # fmt: skip
+    assert aliases(uri, "demo-B0") == {"champion": 1}
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, metrics={"rerank_accuracy": 0.79})
+    assert aliases(uri, "demo-B0") == {"champion": 1, "challenger": 2}
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, metrics={"rerank_accuracy": 0.81})
+    assert aliases(uri, "demo-B0") == {"champion": 3, "challenger": 2}
+    evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, alias="baseline")
+    assert aliases(uri, "demo-B0")["baseline"] == 4
+
+
+def test_load_layer_gives_a_norm_layer_factory_matching_the_graph(uri):
+    graph = known_layer("evonorm_s0")
+    evonorm.publish_layer(graph, "demo-S0", tracking_uri=uri, metrics={"rerank_accuracy": 0.8})
+    for ref in ("models:/demo-S0@champion", "models:/demo-S0/1"):
+        factory = evonorm.load_layer(ref, tracking_uri=uri)
+        model = torchvision.models.resnet18(num_classes=10, norm_layer=factory)
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    layer, reference = factory(8), build_layer(graph, 8)
+    x = torch.randn(4, 8, 5, 5)
+    torch.testing.assert_close(layer(x), reference(x))
+
+
+def test_pulled_files_and_standalone_module_match_the_compiled_layer(uri, tmp_path):
+    graph = known_layer("evonorm_b0")
+    evonorm.publish_layer(graph, "demo-B0", tracking_uri=uri,
+                          metrics={"rerank_accuracy": 0.8, "mask_ap": 0.3})  # fmt: skip
+    folder = pull_layer("models:/demo-B0@champion", tmp_path / "out", tracking_uri=uri)
+    files = {p.name for p in folder.iterdir()}
+    assert files == {"graph.json", "formula.txt", "metrics.json", "graph.png", "demo_b0.py"}
+    assert json.loads((folder / "metrics.json").read_text())["mask_ap"] == 0.3
+    assert evonorm.LayerGraph.from_json((folder / "graph.json").read_text()) == graph
+    # The module imports only torch: run it in a fresh interpreter without evonorm on the path.
+    check = (
+        "import sys, importlib.util, torch\n"
+        f"spec = importlib.util.spec_from_file_location('m', {str(folder / 'demo_b0.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "assert not [k for k in sys.modules if k.startswith('evonorm')]\n"
+        "print(m.DemoB0(6))\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    spec = importlib.util.spec_from_file_location("demo_b0", folder / "demo_b0.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    standalone, compiled = module.DemoB0(6), build_layer(graph, 6)
+    x = torch.randn(4, 6, 7, 7)
+    for mode in ("train", "eval"):
+        getattr(standalone, mode)()
+        getattr(compiled, mode)()
+        torch.testing.assert_close(standalone(x), compiled(x))
+
+
+def test_missing_model_version_or_alias_is_one_clear_error(uri):
+    evonorm.publish_layer(known_layer("bn_relu"), "demo", tracking_uri=uri)
+    for ref, message in [
+        ("models:/nothing@champion", "no registered layer named 'nothing'"),
+        ("models:/demo@gone", "has no alias 'gone'"),
+        ("models:/demo/7", "has no version 7"),
+        ("demo", "not a model URI"),
+    ]:
+        with pytest.raises(LayerNotFound, match=message):
+            evonorm.load_layer(ref, tracking_uri=uri)
+
+
+def test_layer_pull_cli(uri, tmp_path):
+    evonorm.publish_layer(known_layer("evonorm_s0"), "cli-S0", tracking_uri=uri)
+    run = [sys.executable, "-m", "evonorm", "layer", "pull", "--tracking-uri", uri]
+    done = subprocess.run([*run, "cli-S0", "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "cli_s0.py").exists() and (tmp_path / "o" / "graph.json").exists()
+    bad = subprocess.run([*run, "cli-S0@nope", "-o", str(tmp_path / "x")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "evonorm: error: registered layer 'cli-S0' has no alias 'nope'"
+    assert not (tmp_path / "x").exists()
