@@ -8,6 +8,7 @@
     evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
     evonorm evolve --study NAME [--storage URL] --preset P --workers W --budget N
         [--strategy evolution|random] [--space B|S]   run or resume a search
+    evonorm report STUDY [--storage URL] [-o DIR]    markdown report with plots
 
 Bad input ends with one line on stderr naming the problem, and exit status 2.
 """
@@ -200,6 +201,21 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from evonorm.evolve import Search, SearchError, StorageError, open_storage
+    from evonorm.tracking.report import write_report
+
+    storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
+    if storage.startswith("journal:") and not Path(storage.removeprefix("journal:")).exists():
+        raise UsageError(f"no study storage at {storage}: pass --storage URL")
+    try:
+        search = Search.open(args.study, open_storage(storage))
+    except (SearchError, StorageError) as exc:
+        raise UsageError(str(exc)) from None
+    out = args.out or str(Path(args.runs) / args.study / "report")
+    print(write_report(search, out, top=args.top))
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -298,6 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     evolve.add_argument("--quiet", action="store_true", help="no progress bar")
     evolve.set_defaults(func=cmd_evolve)
+
+    report = commands.add_parser("report", help="markdown report of a search, with plots")
+    report.add_argument("study")
+    report.add_argument("--storage", help="default: journal:RUNS/STUDY/optuna.log")
+    report.add_argument("--runs", default="runs")
+    report.add_argument("-o", "--out", help="folder (default: RUNS/STUDY/report)")
+    report.add_argument("--top", type=_positive, default=10)
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -3,9 +3,11 @@ Each function returns a Figure (Agg backend; no display needed); callers save an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -14,7 +16,17 @@ from matplotlib.figure import Figure
 from evonorm.space import OPS, LayerGraph
 from evonorm.space.graph import INITIAL_NODES, NUM_INITIAL
 
-__all__ = ["best_so_far_figure", "funnel_figure", "graph_figure", "pareto_figure"]
+__all__ = [
+    "FUNNEL",
+    "best_so_far_figure",
+    "funnel",
+    "funnel_figure",
+    "graph_figure",
+    "pareto_figure",
+    "search_figures",
+]
+
+FUNNEL = ("structural", "fingerprint", "stability", "quality", "error", "accepted", "cached")
 
 _KIND_COLOURS = {"initial": "#d9d9d9", "elementwise": "#9ecae1", "aggregate": "#fdae6b"}
 
@@ -112,3 +124,37 @@ def funnel_figure(counts: dict[str, int]) -> Figure:
     ax.set_title("Where candidates ended", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def funnel(records) -> dict[str, int]:
+    """Recorded candidates (``evonorm.evolve.Record``s) by the stage they ended at; cache hits
+    under ``cached``."""
+    counts = dict.fromkeys(FUNNEL, 0)
+    for r in records:
+        if r.status == "duplicate":
+            counts["cached"] += 1
+        elif r.status == "error":
+            counts["error"] += 1
+        elif r.status in ("accepted", "rejected"):
+            stage = r.attrs.get("stage", "")
+            counts[stage if stage in counts else "error"] += 1
+    return counts
+
+
+def search_figures(records, anchors: Sequence[str], label: str) -> dict[str, Figure]:
+    """The search-level figures from a search's records, by file name."""
+    from evonorm.evolve.selection import pareto_indices
+
+    scores = [r.values for r in records if r.state == "COMPLETE" and r.values]
+    recorded = sorted((r for r in records if r.status and r.completed),
+                      key=lambda r: (r.completed, r.number))  # fmt: skip
+    best, curve = -math.inf, []
+    for r in recorded:
+        if r.state == "COMPLETE" and r.values:
+            best = max(best, float(np.mean(r.values)))
+        curve.append(best if best > -math.inf else math.nan)
+    return {
+        "pareto_front.png": pareto_figure(scores, pareto_indices(scores), list(anchors)),
+        "best_so_far.png": best_so_far_figure({label: curve}),
+        "rejection_funnel.png": funnel_figure(funnel(records)),
+    }

@@ -24,15 +24,14 @@ import numpy as np
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
 
-from evonorm.evolve import Record, Search, pareto_indices
+from evonorm.evolve import Record, Search
 from evonorm.space import LayerGraph
-from evonorm.tracking.plots import best_so_far_figure, funnel_figure, graph_figure, pareto_figure
+from evonorm.tracking.plots import funnel, graph_figure, search_figures
 
 __all__ = ["DEFAULT_EXPERIMENT", "SearchTracker", "default_tracking_uri"]
 
 DEFAULT_EXPERIMENT = "evonorm"
 _PARAM_LIMIT = 6000  # MLflow's maximum param value length
-FUNNEL = ("structural", "fingerprint", "stability", "quality", "error", "accepted")
 
 
 def default_tracking_uri(run_dir: str | Path) -> str:
@@ -160,28 +159,11 @@ class SearchTracker:
 
     def log_search_artifacts(self) -> None:
         records = self.search.records()
-        scores = [r.values for r in records if r.state == "COMPLETE" and r.values]
-        figure = pareto_figure(scores, pareto_indices(scores), list(self.search.config.anchors))
-        self.client.log_figure(self.parent_id, figure, "pareto_front.png")
-        plt.close(figure)
-
-        recorded = [r for r in records if r.status and r.completed]
-        recorded.sort(key=lambda r: (r.completed, r.number))
-        best, curve = -math.inf, []
-        for r in recorded:
-            if r.state == "COMPLETE" and r.values:
-                best = max(best, float(np.mean(r.values)))
-            curve.append(best if best > -math.inf else math.nan)
-        figure = best_so_far_figure({self.search.config.strategy: curve})
-        self.client.log_figure(self.parent_id, figure, "best_so_far.png")
-        plt.close(figure)
-
-        figure = funnel_figure(self.funnel())
-        self.client.log_figure(self.parent_id, figure, "rejection_funnel.png")
-        plt.close(figure)
-
+        figures = search_figures(records, self.search.config.anchors, self.search.config.strategy)
+        for filename, figure in figures.items():
+            self.client.log_figure(self.parent_id, figure, filename)
+            plt.close(figure)
         census = self.search.census()
-        step = census.done
         values = {
             "done": census.done, "accepted": census.accepted, "rejected": census.rejected,
             "cache_hits": census.duplicates, "errors": census.errors, "lost": census.lost,
@@ -189,22 +171,13 @@ class SearchTracker:
         if not math.isnan(census.best):
             values["best_mean_accuracy"] = census.best
         self.client.log_batch(
-            self.parent_id, metrics=[Metric(k, float(v), 0, step) for k, v in values.items()]
+            self.parent_id, metrics=[Metric(k, float(v), 0, census.done) for k, v in values.items()]
         )
         self._since_plots = 0
 
     def funnel(self) -> dict[str, int]:
         """Recorded candidates by the stage they ended at (cache hits under ``cached``)."""
-        counts = dict.fromkeys((*FUNNEL, "cached"), 0)
-        for r in self.search.records():
-            if r.status == "duplicate":
-                counts["cached"] += 1
-            elif r.status == "error":
-                counts["error"] += 1
-            elif r.status in ("accepted", "rejected"):
-                stage = r.attrs.get("stage", "")
-                counts[stage if stage in counts else "error"] += 1
-        return counts
+        return funnel(self.search.records())
 
     def update(self, census=None) -> None:
         """The launcher's hook: log what is new."""
