@@ -25,7 +25,8 @@ def aliases(uri, name):
     return {alias: int(version) for alias, version in model.aliases.items()}
 
 
-def test_champion_moves_only_when_beaten(uri):
+def test_champion_moves_only_when_beaten(uri, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working folder (MLflow's ./mlruns)
     b0, s0 = known_layer("evonorm_b0"), known_layer("evonorm_s0")
     assert evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri,
                                  metrics={"rerank_accuracy": 0.80}) == 1  # fmt: skip
@@ -36,6 +37,7 @@ def test_champion_moves_only_when_beaten(uri):
     assert aliases(uri, "demo-B0") == {"champion": 3, "challenger": 2}
     evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, alias="baseline")
     assert aliases(uri, "demo-B0")["baseline"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlartifacts", "registry.db"]
 
 
 def test_load_layer_gives_a_norm_layer_factory_matching_the_graph(uri):

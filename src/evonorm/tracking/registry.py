@@ -30,6 +30,7 @@ from torch import nn
 from evonorm.compile import build_layer, standalone_source
 from evonorm.space import GraphError, LayerGraph
 from evonorm.tracking.plots import graph_figure
+from evonorm.tracking.tracker import experiment_id
 
 __all__ = [
     "CHAMPION_METRIC",
@@ -69,11 +70,7 @@ def publish_layer(
     given."""
     client = MlflowClient(tracking_uri)
     metrics = {k: float(v) for k, v in (metrics or {}).items()}
-    experiment = client.get_experiment_by_name(REGISTRY_EXPERIMENT)
-    experiment_id = (
-        experiment.experiment_id if experiment else client.create_experiment(REGISTRY_EXPERIMENT)
-    )
-    run = client.create_run(experiment_id, run_name=f"publish-{name}",
+    run = client.create_run(experiment_id(client, REGISTRY_EXPERIMENT), run_name=f"publish-{name}",
                             tags={"evonorm.role": "publish", "evonorm.layer": name})  # fmt: skip
     run_id = run.info.run_id
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,10 +28,24 @@ from evonorm.evolve import Record, Search
 from evonorm.space import LayerGraph
 from evonorm.tracking.plots import funnel, graph_figure, search_figures
 
-__all__ = ["DEFAULT_EXPERIMENT", "SearchTracker", "default_tracking_uri"]
+__all__ = ["DEFAULT_EXPERIMENT", "SearchTracker", "default_tracking_uri", "experiment_id"]
 
 DEFAULT_EXPERIMENT = "evonorm"
 _PARAM_LIMIT = 6000  # MLflow's maximum param value length
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_location: str | None = None) -> str:
+    """The id of experiment ``name``, created if missing. With a SQLite store, artifacts go to
+    ``mlartifacts/`` beside the database (MLflow's default would be ``./mlruns`` under
+    whatever folder the process runs in)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = client.tracking_uri
+    if artifact_location is None and uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        artifact_location = (db.parent / "mlartifacts").resolve().as_uri()
+    return client.create_experiment(name, artifact_location=artifact_location)
 
 
 def default_tracking_uri(run_dir: str | Path) -> str:
@@ -56,16 +70,7 @@ class SearchTracker:
         self.search = search
         self.client = MlflowClient(tracking_uri)
         self.plot_every = plot_every
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            if artifact_location is None and tracking_uri.startswith("sqlite:///"):
-                db = Path(tracking_uri.removeprefix("sqlite:///"))
-                artifact_location = (db.parent / "mlartifacts").resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=artifact_location
-            )
-        else:
-            self.experiment_id = found.experiment_id
+        self.experiment_id = experiment_id(self.client, experiment, artifact_location)
         self.parent_id = self._parent_run()
         self._logged = self._logged_trials()
         self._since_plots = 0
