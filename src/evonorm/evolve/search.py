@@ -26,6 +26,7 @@ from evonorm.evolve.candidate import Candidate, Outcome
 from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
+from evonorm.reject.protocol import json_safe
 from evonorm.space import SPACES
 
 __all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_optuna"]
@@ -272,7 +273,7 @@ class Search:
             "fingerprint": outcome.fingerprint,
             "seconds": round(outcome.seconds, 3),
             "duplicate_of": outcome.duplicate_of,
-            "metrics": _json_safe(outcome.metrics),
+            "metrics": json_safe(outcome.metrics),
         }
         values = None
         state = {"accepted": TrialState.COMPLETE, "rejected": TrialState.PRUNED}.get(
@@ -303,11 +304,3 @@ class Search:
 
 def _number(t: FrozenTrial) -> int:
     return t.number
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value

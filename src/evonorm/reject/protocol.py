@@ -125,7 +125,7 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         """A JSON-safe summary: non-finite numbers become strings ("inf", "nan")."""
-        return _json_safe(
+        return json_safe(
             {
                 "accepted": self.verdict.accepted,
                 "stage": self.verdict.stage,
@@ -138,9 +138,10 @@ class Evaluation:
         )
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with non-finite floats as strings ("inf", "nan") and dict keys as strings."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
