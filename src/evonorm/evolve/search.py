@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, fields
@@ -261,7 +262,7 @@ class Search:
         candidate = self.strategy.child(self.population(), rng, self.config.space)
         for key, value in candidate.attrs().items():
             trial.set_user_attr(key, value)
-        return Candidate.from_attrs(candidate.attrs(), trial.number)
+        return dataclasses.replace(candidate, trial=trial.number)
 
     def record(self, outcome: Outcome) -> FrozenTrial:
         """Tell the study ``outcome``: attributes first (a finished trial is read-only)."""

@@ -23,6 +23,7 @@ from evonorm.evolve.candidate import Candidate, Outcome
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.search import Search
 from evonorm.proxy.data import ProxyData
+from evonorm.proxy.presets import get_preset
 from evonorm.reject.protocol import Progress, RejectionChain
 from evonorm.reject.protocol import evaluate as evaluate_layer
 
@@ -37,8 +38,6 @@ def generate(search: Search, n: int, owner: dict | None = None) -> list[Candidat
 
 def chain_for(search: Search, data: ProxyData) -> RejectionChain:
     """A rejection chain that knows the search's evaluated layers and quality references."""
-    from evonorm.proxy.presets import get_preset
-
     hashes, prints = search.seen()
     return RejectionChain(
         get_preset(search.config.preset),
