@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evonorm.space import KNOWN_LAYERS, GraphError, LayerGraph, random_graph
+from evonorm.space import BASELINES, KNOWN_LAYERS, GraphError, LayerGraph, random_graph
 
 EXIT_USAGE = 2
 
@@ -201,19 +201,84 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_report(args: argparse.Namespace) -> None:
+def _open_search(args: argparse.Namespace):
+    """The existing search ``args.study`` in ``args.storage`` (default: the run folder's
+    JournalFile); a missing storage or study -> exit 2."""
     from evonorm.evolve import Search, SearchError, StorageError, open_storage
-    from evonorm.tracking.report import write_report
 
     storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
     if storage.startswith("journal:") and not Path(storage.removeprefix("journal:")).exists():
         raise UsageError(f"no study storage at {storage}: pass --storage URL")
     try:
-        search = Search.open(args.study, open_storage(storage))
+        return Search.open(args.study, open_storage(storage))
     except (SearchError, StorageError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from evonorm.tracking.report import write_report
+
+    search = _open_search(args)
     out = args.out or str(Path(args.runs) / args.study / "report")
     print(write_report(search, out, top=args.top))
+
+
+def cmd_rerank(args: argparse.Namespace) -> None:
+    from evonorm.evolve import SearchError
+    from evonorm.evolve.after import rerank_search
+    from evonorm.proxy.presets import get_preset
+    from evonorm.tracking.report import rerank_markdown
+
+    search = _open_search(args)
+    preset = get_preset(search.config.preset)
+    data = _preset_data(preset, seed=0, device=args.device)
+    try:
+        summary = rerank_search(
+            search, preset, data, top=args.top, seeds=args.seeds, archs=args.archs,
+            baselines=args.baselines, echo=_stderr,
+        )  # fmt: skip
+    except (SearchError, KeyError, ValueError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    print("\n".join(rerank_markdown(summary)))
+
+
+def cmd_transfer(args: argparse.Namespace) -> None:
+    from evonorm.evolve import SearchError
+    from evonorm.evolve.after import transfer_search
+    from evonorm.proxy.data import DataError, load_data
+    from evonorm.proxy.presets import get_preset
+    from evonorm.tracking.report import transfer_markdown
+
+    search = _open_search(args)
+    preset = get_preset(search.config.preset)
+    out = args.out or str(Path(args.runs) / args.study / "transfer")
+    try:
+        data = load_data("fashion_mnist", search_size=preset.search_size,
+                         rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        results = transfer_search(search, preset, data, tasks=args.tasks, baselines=args.baselines,
+                                  seed=args.seed, out=out, echo=_stderr)  # fmt: skip
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(transfer_markdown(results)))
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from evonorm.evolve import SearchError
+    from evonorm.evolve.after import kept_layers
+    from evonorm.tracking import default_tracking_uri, publish_layer
+
+    search = _open_search(args)
+    uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
+    try:
+        layers = kept_layers(search)
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    for name, graph, metrics in layers:
+        version = publish_layer(graph, name, tracking_uri=uri, metrics=metrics)
+        print(f"models:/{name}/{version}  rerank {metrics['rerank_accuracy']:.2%}  {uri}")
 
 
 def _positive(text: str) -> int:
@@ -322,6 +387,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--out", help="folder (default: RUNS/STUDY/report)")
     report.add_argument("--top", type=_positive, default=10)
     report.set_defaults(func=cmd_report)
+
+    def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help)
+        command.add_argument("study")
+        command.add_argument("--storage", help="default: journal:RUNS/STUDY/optuna.log")
+        command.add_argument("--runs", default="runs")
+        command.set_defaults(func=func)
+        return command
+
+    from evonorm.transfer import TASKS
+
+    rr = study_command("rerank", "retrain the top layers and baselines on held-out data and "
+                       "architectures; keep the best three", cmd_rerank)  # fmt: skip
+    rr.add_argument("--top", type=_positive, default=10, help="finalists to rerank")
+    rr.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    rr.add_argument("--archs", nargs="+", help="architectures (default: anchors + held-out)")
+    rr.add_argument("--baselines", nargs="*", default=list(BASELINES), help="known layers")
+    rr.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
+    tr = study_command("transfer", "instance segmentation and GAN with the kept layers and "
+                       "baselines", cmd_transfer)  # fmt: skip
+    tr.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    tr.add_argument("--baselines", nargs="*", default=list(BASELINES), help="known layers")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("-o", "--out", help="folder for sample grids (default: RUNS/STUDY/transfer)")
+    pub = study_command("publish", "register the kept layers in the MLflow Model Registry "
+                        "(champion only when beaten)", cmd_publish)  # fmt: skip
+    pub.add_argument("--tracking-uri", help="default: sqlite:///RUNS/STUDY/mlflow.db")
     return parser
 
 

@@ -2,8 +2,8 @@ import subprocess
 import sys
 
 from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
+from evonorm.evolve.after import ranked
 from evonorm.evolve.steps import generate, record
-from evonorm.tracking.report import ranked
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 

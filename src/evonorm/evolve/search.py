@@ -232,6 +232,15 @@ class Search:
         if references and references != self.quality_references():
             self.study.set_user_attr(REFERENCES_ATTR, dict(references))
 
+    def notes(self, prefix: str) -> dict:
+        """The study attributes under ``prefix`` (results kept after the search), key ->
+        value."""
+        return {k: v for k, v in self.study.user_attrs.items() if k.startswith(prefix)}
+
+    def save_note(self, key: str, value) -> None:
+        """Keep a JSON-safe ``value`` in the study under ``key`` (overwrites)."""
+        self.study.set_user_attr(key, json_safe(value))
+
     # -- writing -----------------------------------------------------------------------------
 
     def claim(self, owner: dict) -> optuna.Trial:

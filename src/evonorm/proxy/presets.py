@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -79,6 +80,7 @@ class Preset:
     search_size: int = 5000  # held-out images scored during the search
     rerank_size: int = 5000  # held-out images for reranking only
     fit_size: int | None = None  # cap on training images (None: the rest)
+    rerank_steps: int | None = None  # training steps when reranking (None: 2 x train.steps)
 
     def arch(self, name: str) -> ArchConfig:
         for arch, config in self.anchors + self.held_out:
@@ -90,6 +92,16 @@ class Preset:
     @property
     def anchor_names(self) -> tuple[str, ...]:
         return tuple(a for a, _ in self.anchors)
+
+    @property
+    def held_out_names(self) -> tuple[str, ...]:
+        return tuple(a for a, _ in self.held_out)
+
+    @property
+    def rerank_train(self) -> TrainConfig:
+        """Reranking's training: a longer budget, scored on the ``rerank`` split."""
+        steps = self.rerank_steps or 2 * self.train.steps
+        return dataclasses.replace(self.train, steps=steps, eval_split="rerank")
 
     def load_data(self, *, seed: int = 0, device: str | torch.device = "cpu") -> ProxyData:
         """This preset's dataset, cut into its fit / search / rerank splits on ``device``."""
@@ -120,6 +132,7 @@ _SMOKE = Preset(
     search_size=256,
     rerank_size=256,
     fit_size=2048,
+    rerank_steps=12,
 )
 
 _LOCAL_SHAPE = {"depth": 0.34, "stem_stride": 2, "in_channels": 1, "lone_norm": "batchnorm"}

@@ -142,6 +142,8 @@ def json_safe(value):
     """``value`` with non-finite floats as strings ("inf", "nan") and dict keys as strings."""
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value

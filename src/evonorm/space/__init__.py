@@ -1,11 +1,12 @@
 """The search space: ops, layer graphs, known layers, random graphs and mutation. No torch here."""
 
 from evonorm.space.graph import SCHEMA, GraphError, LayerGraph, Node
-from evonorm.space.known import KNOWN_LAYERS, known_layer
+from evonorm.space.known import BASELINES, KNOWN_LAYERS, known_layer
 from evonorm.space.ops import OPS, SPACES, Kind, Op
 from evonorm.space.random import mutate, random_graph
 
 __all__ = [
+    "BASELINES",
     "KNOWN_LAYERS",
     "OPS",
     "SCHEMA",

@@ -99,6 +99,9 @@ def _known() -> dict[str, LayerGraph]:
 
 KNOWN_LAYERS: dict[str, LayerGraph] = _known()
 
+# What every after-search table (rerank, transfer, ablation) compares evolved layers with.
+BASELINES = ("bn_relu", "gn_relu", "evonorm_b0", "evonorm_s0")
+
 
 def known_layer(name: str) -> LayerGraph:
     """The graph of a known layer: one of :data:`KNOWN_LAYERS`."""

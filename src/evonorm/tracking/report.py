@@ -1,8 +1,10 @@
 """``evonorm report``: a markdown report of a search, with its figures, from the storage alone.
 
 Written: ``report.md``; ``pareto_front.png``, ``best_so_far.png``, ``rejection_funnel.png``; one
-``layer_<trial>.png`` per top layer. Sections: settings, census, figures, the top accepted layers
-(Pareto rank, then mean accuracy) with formula, per-anchor accuracy and picture.
+``layer_<trial>.png`` per top layer; ``rerank.png`` once reranked. Sections: settings, census,
+figures, the top accepted layers (Pareto rank, then mean accuracy) with formula, per-anchor
+accuracy and picture; then, when they have run, the rerank table (finalists beside the
+baselines, the kept layers named) and the transfer tables.
 """
 
 from __future__ import annotations
@@ -12,23 +14,102 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from evonorm.evolve import Search, pareto_indices
+from evonorm.evolve import Search
+from evonorm.evolve.after import ranked, rerank_summary, transfer_summary
 from evonorm.space import LayerGraph
 from evonorm.tracking.plots import funnel, graph_figure, search_figures
 
-__all__ = ["ranked", "write_report"]
+__all__ = ["rerank_figure", "rerank_markdown", "transfer_markdown", "write_report"]
 
 
-def ranked(records) -> list:
-    """Accepted (non-duplicate) layers by Pareto rank (fronts peeled one by one), then by
-    mean accuracy."""
-    pool = [r for r in records if r.status == "accepted" and r.values]
-    order = []
-    while pool:
-        front = [pool[i] for i in pareto_indices([r.values for r in pool])]
-        order += sorted(front, key=lambda r: -float(np.mean(r.values)))
-        pool = [r for r in pool if r not in front]
-    return order
+def _pct(values) -> str:
+    values = [100 * v for v in values]
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+
+
+def _label(name: str, kept: dict[str, str]) -> str:
+    published = [k for k, v in kept.items() if v == name]
+    return f"**{published[0]}** ({name})" if published else name
+
+
+def rerank_markdown(summary: dict) -> list[str]:
+    """The rerank table: per architecture mean ± std (%) over seeds, best first."""
+    archs, kept = summary["archs"], summary["kept"]
+    lines = [
+        "## Rerank",
+        "",
+        f"Finalists and baselines retrained for {summary['steps']} steps (preset "
+        f"`{summary['preset']}`), scored on the `{summary['split']}` split that the search never "
+        f"used; mean ± std over seeds {summary['seeds']}. Kept: "
+        + (", ".join(f"`{k}` = {v}" for k, v in kept.items()) or "none")
+        + ".",
+        "",
+        f"| rank | layer | formula | {' | '.join(archs)} | mean |",
+        f"|---:|---|---|{'---:|' * len(archs)}---:|",
+    ]
+    for i, row in enumerate(summary["rows"], 1):
+        cells = " | ".join(_pct(row["accuracy"][a]) for a in archs)
+        failed = f" ({row['failed']} failed)" if row["failed"] else ""
+        name = _label(row["name"], kept) + (" *(baseline)*" if row["kind"] == "baseline" else "")
+        lines.append(f"| {i} | {name} | `{row['formula'][:80]}` | {cells} | "
+                     f"{100 * row['metrics']['rerank_accuracy']:.2f}{failed} |")  # fmt: skip
+    return [*lines, ""]
+
+
+def rerank_figure(summary: dict):
+    rows = summary["rows"][::-1]
+    figure, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
+    colours = ["tab:grey" if r["kind"] == "baseline" else "tab:blue" for r in rows]
+    ax.barh([_label(r["name"], summary["kept"]).replace("*", "") for r in rows],
+            [100 * r["metrics"]["rerank_accuracy"] for r in rows], color=colours)  # fmt: skip
+    best = max(100 * r["metrics"]["rerank_accuracy"] for r in rows)
+    ax.set_xlim(max(0.0, best - 25), best + 2)
+    ax.set_xlabel("mean held-out accuracy (%) over architectures and seeds")
+    ax.set_title("Rerank (blue: finalists, grey: baselines)")
+    figure.tight_layout()
+    return figure
+
+
+def transfer_markdown(transfer: dict) -> list[str]:
+    """One table per transfer task that has run."""
+    lines = []
+    if "segmentation" in transfer:
+        seg = transfer["segmentation"]
+        s = seg["settings"]
+        lines += [
+            "## Transfer: instance segmentation (Mask R-CNN)",
+            "",
+            f"{s['train_canvases']} training / {s['eval_canvases']} held-out canvases of "
+            f"{s['canvas']}² px, {s['steps']} steps of batch {s['batch_size']}, seed {s['seed']}; "
+            "COCO AP (%) on held-out canvases.",
+            "",
+            "| layer | box AP | box AP50 | mask AP | mask AP50 | s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in seg["layers"].items():
+            keys = ("box_ap", "box_ap50", "mask_ap", "mask_ap50")
+            values = " | ".join("failed" if r[k] < 0 else f"{100 * r[k]:.1f}" for k in keys)
+            lines.append(f"| {_label(name, seg.get('kept', {}))} | {values} | "
+                         f"{r['seconds']:.0f} |")  # fmt: skip
+        lines.append("")
+    if "gan" in transfer:
+        gan = transfer["gan"]
+        s = gan["settings"]
+        lines += [
+            "## Transfer: GAN (DCGAN generator)",
+            "",
+            f"{s['steps']} steps of batch {s['batch_size']}, seed {s['seed']}; Fréchet distance "
+            f"over {s['samples']} samples in the features of a Fashion-MNIST classifier trained "
+            f"here ({100 * gan['classifier']['accuracy']:.1f} % accurate). Lower is better.",
+            "",
+            "| layer | FID | s |",
+            "|---|---:|---:|",
+        ]
+        for name, r in gan["layers"].items():
+            fid = "failed" if r["fid"] is None else f"{r['fid']:.2f}"
+            lines.append(f"| {_label(name, gan.get('kept', {}))} | {fid} | {r['seconds']:.0f} |")
+        lines.append("")
+    return lines
 
 
 def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
@@ -76,6 +157,14 @@ def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
         figure.savefig(out / f"layer_{r.number}.png", dpi=100)
         plt.close(figure)
         lines.append(f"![layer {r.number}](layer_{r.number}.png)")
+    lines.append("")
+    summary = rerank_summary(search)
+    if summary:
+        figure = rerank_figure(summary)
+        figure.savefig(out / "rerank.png", dpi=110)
+        plt.close(figure)
+        lines += [*rerank_markdown(summary), "![Rerank](rerank.png)", ""]
+    lines += transfer_markdown(transfer_summary(search))
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -1,0 +1,84 @@
+"""After a (smoke) search, from the command line: rerank, transfer, publish, pull, report —
+the whole path from a study to a layer inside someone else's torchvision model."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchvision
+
+import evonorm
+from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
+from evonorm.evolve.steps import generate, record
+
+
+def evonorm_cli(cwd, *args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "evonorm", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=timeout, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(900)
+def test_a_smoke_study_reranked_transferred_published_and_pulled(tmp_path):
+    early = evonorm_cli(tmp_path, "publish", "demo")
+    assert early.returncode == 2 and "no study storage" in early.stderr
+
+    # A study with five accepted candidates (random graphs with made-up search scores): the
+    # search itself is tested elsewhere; here the scores only decide the finalists.
+    search = Search.open("demo", open_storage(f"journal:{tmp_path / 'runs/demo/optuna.log'}"),
+                         SearchConfig(preset="smoke"))  # fmt: skip
+    for i, candidate in enumerate(generate(search, 5)):
+        scores = dict.fromkeys(search.config.anchors, 0.1 * (i + 1))
+        record(search, Outcome(candidate.trial, "accepted", scores=scores))
+
+    unranked = evonorm_cli(tmp_path, "publish", "demo")
+    assert unranked.returncode == 2
+    assert unranked.stderr.strip() == ("evonorm: error: search 'demo' has not been reranked; run "
+                                       "`evonorm rerank demo`")  # fmt: skip
+
+    reranked = evonorm_cli(tmp_path, "rerank", "demo", "--top", "3", "--seeds", "0",
+                           "--archs", "resnet", "resnet_basic")  # fmt: skip
+    assert reranked.returncode == 0, reranked.stderr
+    table = reranked.stdout
+    for name in ("**demo-B0**", "**demo-B1**", "**demo-B2**", "bn_relu", "gn_relu",
+                 "evonorm_b0", "evonorm_s0"):  # fmt: skip
+        assert name in table
+    assert table.count("*(baseline)*") == 4
+
+    transferred = evonorm_cli(tmp_path, "transfer", "demo")
+    assert transferred.returncode == 0, transferred.stderr
+    assert "## Transfer: instance segmentation" in transferred.stdout
+    assert "## Transfer: GAN" in transferred.stdout
+    assert (tmp_path / "runs/demo/transfer/gan_bn_relu.png").exists()
+
+    published = evonorm_cli(tmp_path, "publish", "demo")
+    assert published.returncode == 0, published.stderr
+    assert [line.split()[0] for line in published.stdout.splitlines()] == [
+        "models:/demo-B0/1", "models:/demo-B1/1", "models:/demo-B2/1"
+    ]  # fmt: skip
+    uri = f"sqlite:///{tmp_path / 'runs/demo/mlflow.db'}"
+    factory = evonorm.load_layer("models:/demo-B0@champion", tracking_uri=uri)
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10, norm_layer=factory)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.requires_grad for p in model.parameters()) > 0
+
+    pulled = evonorm_cli(tmp_path, "layer", "pull", "demo-B0@champion", "-o", "pulled",
+                         "--tracking-uri", uri)  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    spec = importlib.util.spec_from_file_location("demo_b0", tmp_path / "pulled/demo_b0.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    layer = module.DemoB0(8)
+    assert layer(torch.randn(4, 8, 5, 5)).shape == (4, 8, 5, 5)
+
+    reported = evonorm_cli(tmp_path, "report", "demo")
+    assert reported.returncode == 0, reported.stderr
+    text = (tmp_path / "runs/demo/report/report.md").read_text()
+    for heading in ("## Rerank", "## Transfer: instance segmentation", "## Transfer: GAN"):
+        assert heading in text
+    assert (tmp_path / "runs/demo/report/rerank.png").stat().st_size > 1000
