@@ -281,6 +281,28 @@ def cmd_publish(args: argparse.Namespace) -> None:
         print(f"models:/{name}/{version}  rerank {metrics['rerank_accuracy']:.2%}  {uri}")
 
 
+def cmd_pipeline(args: argparse.Namespace) -> None:
+    from evonorm.pipelines import client
+
+    try:
+        if args.pipeline_command == "compile":
+            out = args.out or client.COMPILED / f"{args.name}.yaml"
+            print(client.compile_pipeline(args.name, out))
+            return
+        arguments = client.parse_params(args.name, args.param or [])
+        if args.pipeline_command == "run-local":
+            client.run_local(args.name, arguments, pipeline_root=args.pipeline_root)
+        elif args.pipeline_command == "submit":
+            run = client.submit(args.host, args.name, arguments, experiment=args.experiment)
+            print(f"run {run} on {args.host}")
+        else:
+            job = client.schedule(args.host, args.name, arguments, cron=args.cron,
+                                  experiment=args.experiment)  # fmt: skip
+            print(f"recurring run {job} on {args.host}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -397,6 +419,28 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     from evonorm.transfer import TASKS
+
+    pipe = commands.add_parser("pipeline", help="the Kubeflow pipeline: compile, run, submit")
+    pipe_commands = pipe.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
+    comp = pipe_commands.add_parser("compile", help="write the IR YAML the cluster runs")
+    comp.add_argument("-o", "--out", help="file (default: the committed compiled/NAME.yaml)")
+    runs = [
+        pipe_commands.add_parser("run-local", help="run on the KFP local runner"),
+        pipe_commands.add_parser("submit", help="start a run on a KFP server"),
+        pipe_commands.add_parser("schedule", help="recurring run continuing the same study"),
+    ]
+    for p in (comp, *runs):
+        p.add_argument("--name", default="evonorm-search", help="pipeline name")
+        p.set_defaults(func=cmd_pipeline)
+    for p in runs:
+        p.add_argument("--param", action="append", metavar="K=V",
+                       help="pipeline parameter (repeatable); lists as JSON or a,b,c")  # fmt: skip
+    runs[0].add_argument("--pipeline-root", default="runs/kfp", help="local outputs folder")
+    for p in runs[1:]:
+        p.add_argument("--host", required=True, help="KFP API server URL")
+        p.add_argument("--experiment", default="evonorm", help="KFP experiment name")
+    cron_help = "'min hour day month weekday' (or 6 fields, seconds first)"
+    runs[2].add_argument("--cron", required=True, help=cron_help)
 
     rr = study_command("rerank", "retrain the top layers and baselines on held-out data and "
                        "architectures; keep the best three", cmd_rerank)  # fmt: skip

@@ -14,6 +14,12 @@ When is a RUNNING trial stale?
   beaten for the grace period is failed by ``optuna.storages.fail_stale_trials``, which calls
   :func:`requeue` from whichever process noticed.
 
+- **Pipeline runs** (the Kubeflow workflow): a generation's trials are claimed by a ``generate``
+  task and told by a ``record`` task of the same pipeline run, so their owner is
+  ``{"pipeline_run": RUN_ID}``, not a process. Such a trial is stale when a *different* pipeline
+  run starts on the study: runs of one study do not overlap (schedules run with max concurrency
+  1), so a trial left RUNNING by another run belongs to a run that died.
+
 Failing a trial goes through the storage's state transition, which only one process can win
 (the loser gets ``UpdateFinishedTrialError``), so a candidate is re-queued once.
 """
@@ -57,23 +63,26 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     )
 
 
-def _stale(trial: FrozenTrial, now: dt.datetime) -> bool:
+def _stale(trial: FrozenTrial, now: dt.datetime, pipeline_run: str | None) -> bool:
     owner = trial.user_attrs.get("owner")
     if owner is None:
         started = trial.datetime_start or now
         return (now - started).total_seconds() > UNOWNED_GRACE
+    if "pipeline_run" in owner:
+        return pipeline_run is not None and owner["pipeline_run"] != pipeline_run
     return not is_alive(owner)
 
 
-def recover(study: optuna.Study) -> list[int]:
+def recover(study: optuna.Study, *, pipeline_run: str | None = None) -> list[int]:
     """Fail the stale RUNNING trials of ``study`` and re-queue their candidates; returns the
-    numbers of the trials this call failed."""
+    numbers of the trials this call failed. ``pipeline_run``: the pipeline run now starting on
+    the study (trials held by other runs are then stale)."""
     optuna.storages.fail_stale_trials(study)  # RDB heartbeats (a no-op for journals)
     storage = study._storage
     now = dt.datetime.now()
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _stale(trial, now):
+        if not _stale(trial, now, pipeline_run):
             continue
         try:
             if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):

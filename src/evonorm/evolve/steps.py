@@ -4,7 +4,9 @@ JSON, so each can run in its own process or pod:
 - :func:`generate` — ask N trials and bind a candidate to each (re-queued candidates first, then
   children of the current population); returns the candidates (``Candidate.to_json``);
 - :func:`evaluate` — the rejection chain and the multi-architecture training of one candidate;
-  touches no storage and never raises for a bad layer; returns an :class:`Outcome`;
+  touches no storage and never raises for a bad layer; returns an :class:`Outcome`. Its halves,
+  :func:`screen` (the chain) and :func:`train_accepted` (training), run as separate pipeline
+  tasks; :func:`outcome_of` joins them;
 - :func:`record` — tell the study the outcome.
 """
 
@@ -24,10 +26,22 @@ from evonorm.evolve.owner import this_process
 from evonorm.evolve.search import Search
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import get_preset
+from evonorm.proxy.score import train_layer
+from evonorm.proxy.trainer import TrainResult
 from evonorm.reject.protocol import Progress, RejectionChain
-from evonorm.reject.protocol import evaluate as evaluate_layer
+from evonorm.reject.verdict import Verdict
 
-__all__ = ["chain_for", "evaluate", "generate", "heartbeat", "record"]
+__all__ = [
+    "chain_for",
+    "error_outcome",
+    "evaluate",
+    "generate",
+    "heartbeat",
+    "outcome_of",
+    "record",
+    "screen",
+    "train_accepted",
+]
 
 
 def generate(search: Search, n: int, owner: dict | None = None) -> list[Candidate]:
@@ -49,25 +63,39 @@ def chain_for(search: Search, data: ProxyData) -> RejectionChain:
     )
 
 
-def evaluate(
+def screen(
     candidate: Candidate, chain: RejectionChain, progress: Progress | None = None
+) -> Verdict:
+    """The rejection chain alone (structural, fingerprint, stability, quality)."""
+    return chain.run(candidate.graph, progress)
+
+
+def train_accepted(
+    candidate: Candidate, verdict: Verdict, chain: RejectionChain,
+    progress: Progress | None = None,
+) -> dict[str, TrainResult]:  # fmt: skip
+    """Full training on every anchor when ``verdict`` accepted the layer; {} otherwise."""
+    if not verdict.accepted:
+        return {}
+    preset, results = chain.preset, {}
+    for arch in preset.anchor_names:
+        if progress:
+            progress(f"training on {arch} ({preset.train.steps} steps)")
+        results[arch] = train_layer(candidate.graph, arch, preset, chain.data, preset.train,
+                                    chain.seed)  # fmt: skip
+    return results
+
+
+def outcome_of(
+    candidate: Candidate, verdict: Verdict, results: dict[str, TrainResult], seconds: float
 ) -> Outcome:
-    """Reject or train ``candidate``. A bad layer is an outcome; only an unexpected exception
-    (a bug) becomes ``status="error"`` with its traceback's last line as reason."""
-    assert candidate.trial is not None, "evaluate a candidate bound to a trial"
-    start = time.perf_counter()
-    try:
-        evaluation = evaluate_layer(candidate.graph, chain, progress=progress)
-    except Exception as error:
-        last = traceback.format_exception_only(error)[-1].strip()
-        return Outcome(candidate.trial, "error", reason=last, seconds=time.perf_counter() - start)
-    verdict = evaluation.verdict
+    """The outcome to record for a candidate's verdict and training results."""
     metrics = {
         k: v
         for k, v in verdict.metrics.items()
         if k not in ("structural_hash", "fingerprint", "duplicate_of")
     }
-    for arch, result in evaluation.results.items():
+    for arch, result in results.items():
         metrics[f"train_seconds/{arch}"] = round(result.seconds, 3)
         metrics[f"final_loss/{arch}"] = result.final_loss
         if result.diverged:
@@ -76,7 +104,7 @@ def evaluate(
         "trial": candidate.trial,
         "stage": verdict.stage,
         "fingerprint": verdict.metrics.get("fingerprint", ""),
-        "seconds": evaluation.seconds,
+        "seconds": seconds,
         "metrics": metrics,
     }
     if "duplicate_of" in verdict.metrics:
@@ -85,8 +113,30 @@ def evaluate(
         reason = f"same {what} as trial {original}"
         return Outcome(status="duplicate", reason=reason, duplicate_of=original, **common)
     if verdict.accepted:
-        return Outcome(status="accepted", scores=evaluation.accuracy, **common)
+        return Outcome(status="accepted", scores={a: r.accuracy for a, r in results.items()},
+                       **common)  # fmt: skip
     return Outcome(status="rejected", reason=verdict.reason, **common)
+
+
+def error_outcome(candidate: Candidate, error: BaseException, seconds: float) -> Outcome:
+    """An unexpected exception (a bug, not a bad layer): its last traceback line as reason."""
+    last = traceback.format_exception_only(error)[-1].strip()
+    return Outcome(candidate.trial, "error", reason=last, seconds=seconds)
+
+
+def evaluate(
+    candidate: Candidate, chain: RejectionChain, progress: Progress | None = None
+) -> Outcome:
+    """Reject or train ``candidate``. A bad layer is an outcome; only an unexpected exception
+    (a bug) becomes ``status="error"`` with its traceback's last line as reason."""
+    assert candidate.trial is not None, "evaluate a candidate bound to a trial"
+    start = time.perf_counter()
+    try:
+        verdict = screen(candidate, chain, progress)
+        results = train_accepted(candidate, verdict, chain, progress)
+    except Exception as error:
+        return error_outcome(candidate, error, time.perf_counter() - start)
+    return outcome_of(candidate, verdict, results, time.perf_counter() - start)
 
 
 def record(search: Search, outcome: Outcome) -> bool:

@@ -1,0 +1,240 @@
+"""The search pipeline's steps as plain functions of strings and numbers.
+
+Each Kubeflow component (``components/<name>/component.py``) is a thin typed wrapper around one
+of these, so the steps are tested here without KFP and run the same way in a local subprocess,
+the KFP local runner or a pod. Steps talk to each other only through the study's storage, the
+MLflow tracking server and JSON strings; any step can run in its own process.
+
+Trials claimed by a pipeline run are owned by ``{"pipeline_run": RUN_ID}``; ``init_study`` of a
+later run fails and re-queues the trials an earlier, dead run left RUNNING
+(:mod:`evonorm.evolve.recovery`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
+from evonorm.evolve.after import (
+    kept_layers,
+    rerank_search,
+    transfer_search,
+)
+from evonorm.evolve.candidate import Candidate
+from evonorm.evolve.recovery import recover, requeue
+from evonorm.evolve.steps import (
+    chain_for,
+    error_outcome,
+    outcome_of,
+    screen,
+    train_accepted,
+)
+from evonorm.evolve.steps import generate as generate_candidates
+from evonorm.evolve.steps import (
+    record as record_outcome,
+)
+from evonorm.proxy.data import load_data
+from evonorm.proxy.presets import get_preset
+from evonorm.reject.verdict import Verdict
+
+__all__ = [
+    "finalize",
+    "generate",
+    "init_study",
+    "prepare_data",
+    "record",
+    "register",
+    "reject",
+    "rerank",
+    "train",
+    "transfer",
+]
+
+
+def _storage(storage: str) -> str:
+    """``storage``, or $EVONORM_STORAGE when empty (the cluster's Secret)."""
+    storage = storage or os.environ.get("EVONORM_STORAGE", "")
+    if not storage:
+        raise ValueError("no study storage: pass storage=URL or set EVONORM_STORAGE")
+    return storage
+
+
+def _tracking(uri: str) -> str:
+    """``uri``, or $MLFLOW_TRACKING_URI when empty ("" when neither: no MLflow)."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+
+
+def _device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _search(study: str, storage: str) -> Search:
+    return Search.open(study, open_storage(_storage(storage), on_stale=requeue))
+
+
+def _data(search: Search, device: str = "cpu"):
+    preset = get_preset(search.config.preset)
+    return preset.load_data(seed=search.config.seed, device=_device(device))
+
+
+def prepare_data(preset: str) -> str:
+    """Load (and, for downloadable datasets, fetch and cache) the preset's data once, so that a
+    missing dataset fails the run before any study is touched; a JSON summary."""
+    p = get_preset(preset)
+    data = p.load_data()
+    return json.dumps({"dataset": p.dataset, **{s: len(t) for s, t in data.images.items()}})
+
+
+def init_study(
+    study: str, storage: str, preset: str, space: str, strategy: str, population: int,
+    tournament: float, selection: str, seed: int, pipeline_run: str,
+) -> str:  # fmt: skip
+    """Create the study, or resume it with the same settings (other settings: SearchError);
+    recover trials left RUNNING by dead runs; compute the quality references once. Returns the
+    census as JSON."""
+    storage = _storage(storage)
+    StorageSpec.parse(storage)  # one clear error for a bad URL
+    config = SearchConfig(
+        preset=preset, space=space, strategy=strategy, population=population,
+        tournament=int(tournament) if float(tournament).is_integer() else float(tournament),
+        selection=selection, seed=seed,
+    )  # fmt: skip
+    search = Search.open(study, open_storage(storage, on_stale=requeue), config)
+    recovered = recover(search.study, pipeline_run=pipeline_run)
+    p = get_preset(preset)
+    if p.quality.min_relative > 0 and not search.quality_references():
+        chain = chain_for(search, _data(search))
+        search.save_quality_references({a: chain.reference(a) for a in p.anchor_names})
+    census = search.census()
+    return json.dumps({"done": census.done, "accepted": census.accepted, "recovered": recovered})
+
+
+def generate(study: str, storage: str, count: int, pipeline_run: str) -> list[str]:
+    """Claim ``count`` trials for this pipeline run (re-queued candidates first, then children of
+    the population); the candidates as JSON strings."""
+    search = _search(study, storage)
+    owner = {"pipeline_run": pipeline_run}
+    return [c.to_json() for c in generate_candidates(search, count, owner)]
+
+
+def reject(study: str, storage: str, candidate: str, device: str = "cpu") -> str:
+    """Run the rejection chain on one candidate; JSON ``{candidate, verdict, seconds}`` (or
+    ``error``). Never raises for a bad layer."""
+    start = time.perf_counter()
+    search = _search(study, storage)
+    chosen = Candidate.from_json(candidate)
+    try:
+        verdict = screen(chosen, chain_for(search, _data(search, device)))
+    except Exception as exc:  # a bug, recorded as an error outcome by `train`
+        outcome = error_outcome(chosen, exc, time.perf_counter() - start)
+        return json.dumps({"candidate": candidate, "error": outcome.to_json()})
+    return json.dumps({"candidate": candidate, "verdict": verdict.to_dict(),
+                       "seconds": time.perf_counter() - start}, default=str)  # fmt: skip
+
+
+def train(study: str, storage: str, screened: str, device: str = "auto") -> str:
+    """Train a screened candidate on every anchor if it was accepted; the outcome as JSON."""
+    start = time.perf_counter()
+    item = json.loads(screened)
+    if "error" in item:
+        return item["error"]
+    chosen = Candidate.from_json(item["candidate"])
+    verdict = Verdict(**item["verdict"])
+    results = {}
+    try:
+        if verdict.accepted:
+            search = _search(study, storage)
+            results = train_accepted(chosen, verdict, chain_for(search, _data(search, device)))
+    except Exception as exc:
+        return error_outcome(chosen, exc, time.perf_counter() - start).to_json()
+    seconds = item["seconds"] + time.perf_counter() - start
+    return outcome_of(chosen, verdict, results, seconds).to_json()
+
+
+def record(study: str, storage: str, outcomes: list[str], tracking_uri: str = "") -> str:
+    """Tell the study every outcome and mirror new trials to MLflow; the census as JSON."""
+    search = _search(study, storage)
+    told = sum(record_outcome(search, Outcome.from_json(text)) for text in outcomes)
+    tracking_uri = _tracking(tracking_uri)
+    if tracking_uri:
+        from evonorm.tracking import SearchTracker
+
+        SearchTracker(search, tracking_uri).sync(plots=True)
+    census = search.census()
+    best = None if census.best != census.best else census.best
+    return json.dumps({"recorded": told, "done": census.done, "accepted": census.accepted,
+                       "best": best})  # fmt: skip
+
+
+def rerank(
+    study: str, storage: str, top: int, seeds: list[int], archs: list[str] | None = None,
+    device: str = "auto",
+) -> str:  # fmt: skip
+    """Rerank the top layers beside the baselines on ``archs`` (empty: anchors + held-out);
+    the stored summary's kept names as JSON."""
+    search = _search(study, storage)
+    preset = get_preset(search.config.preset)
+    summary = rerank_search(search, preset, _data(search, device), top=top, seeds=tuple(seeds),
+                            archs=tuple(archs) if archs else None)  # fmt: skip
+    return json.dumps(summary["kept"])
+
+
+def transfer(study: str, storage: str, tasks: list[str], out: str = "") -> str:
+    """Run the transfer tasks on the kept layers and baselines (skipped when ``tasks`` is
+    empty); per task, the layers' metrics as JSON."""
+    if not tasks:
+        return json.dumps({})
+    search = _search(study, storage)
+    preset = get_preset(search.config.preset)
+    data = load_data("fashion_mnist", search_size=preset.search_size,
+                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+    results = transfer_search(search, preset, data, tasks=tuple(tasks), out=out or None)
+    return json.dumps({task: r["layers"] for task, r in results.items()})
+
+
+def register(study: str, storage: str, tracking_uri: str) -> str:
+    """Publish the kept layers to the MLflow Model Registry (champion only when beaten);
+    ``[{name, version, alias}]`` as JSON."""
+    from mlflow.tracking import MlflowClient
+
+    from evonorm.tracking import publish_layer
+
+    search = _search(study, storage)
+    tracking_uri = _tracking(tracking_uri)
+    if not tracking_uri:
+        raise ValueError("no MLflow tracking URI: pass tracking_uri or set MLFLOW_TRACKING_URI")
+    client = MlflowClient(tracking_uri)
+    published = []
+    for name, graph, metrics in kept_layers(search):
+        version = publish_layer(graph, name, tracking_uri=tracking_uri, metrics=metrics)
+        aliases = client.get_model_version(name, str(version)).aliases
+        published.append({"name": name, "version": version, "aliases": sorted(aliases)})
+    return json.dumps(published)
+
+
+def finalize(study: str, storage: str, tracking_uri: str, status: str, report_dir: str) -> str:
+    """Write the report, log it to the search's MLflow run and close that run with the
+    pipeline's final status (``SUCCEEDED`` → FINISHED, anything else → FAILED). Tolerates a
+    study that never got created (the run failed before init)."""
+    try:
+        search = _search(study, storage)
+    except Exception as exc:
+        return json.dumps({"status": status, "report": None, "error": str(exc)})
+    from evonorm.tracking import SearchTracker
+    from evonorm.tracking.report import write_report
+
+    path = write_report(search, report_dir)
+    tracking_uri = _tracking(tracking_uri)
+    if tracking_uri:
+        tracker = SearchTracker(search, tracking_uri)
+        tracker.client.log_artifacts(tracker.parent_id, str(Path(report_dir)), "report")
+        tracker.client.set_tag(tracker.parent_id, "evonorm.pipeline_status", status)
+        tracker.close("FINISHED" if status == "SUCCEEDED" else "FAILED")
+    return json.dumps({"status": status, "report": str(path)})

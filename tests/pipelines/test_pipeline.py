@@ -1,0 +1,161 @@
+"""The pipeline: golden IR YAML, its cluster settings, parameters, submission up to the KFP API
+requests, and one tiny end-to-end run on the KFP local runner."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from evonorm.evolve import Search, open_storage
+from evonorm.pipelines import PIPELINES
+from evonorm.pipelines.client import COMPILED, compile_pipeline, parse_params, schedule, submit
+
+
+def cli(*args, cwd=None, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "evonorm", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=timeout, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_the_committed_yaml_is_what_the_code_compiles_to(name, tmp_path):
+    golden = COMPILED / f"{name}.yaml"
+    assert golden.exists(), f"no compiled YAML for pipeline {name}: run `evonorm pipeline compile`"
+    fresh = compile_pipeline(name, tmp_path / "fresh.yaml")
+    assert fresh.read_text() == golden.read_text(), (
+        f"{golden} is stale: run `evonorm pipeline compile --name {name}` and commit it"
+    )
+
+
+def test_every_compiled_file_belongs_to_a_pipeline():
+    assert {p.stem for p in COMPILED.glob("*.yaml")} == set(PIPELINES)
+
+
+def test_cluster_settings_compile_into_the_spec():
+    docs = list(yaml.safe_load_all((COMPILED / "evonorm-search.yaml").read_text()))
+    spec, platform = docs[0], docs[1]
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert all(p.get("isOptional") for p in params.values())  # every setting has a default
+    for name in ("study", "storage", "tracking_uri", "preset", "space", "strategy",
+                 "population", "tournament", "generations", "children", "rerank_top",
+                 "transfer_tasks"):  # fmt: skip
+        assert name in params
+    executors = spec["deploymentSpec"]["executors"]
+    for gpu in ("exec-train", "exec-rerank", "exec-transfer"):
+        resources = executors[gpu]["container"]["resources"]
+        assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
+        assert resources["accelerator"]["resourceCount"] == "1"
+        assert "evonorm-cuda" in executors[gpu]["container"]["image"]
+    assert "accelerator" not in executors["exec-record"]["container"].get("resources", {})
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    train = k8s["exec-train"]
+    assert train["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert train["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
+    assert train["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
+    envs = {e["envVar"] for s in train["secretAsEnv"] for e in s["keyToEnv"]}
+    assert {"EVONORM_STORAGE", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID"} <= envs
+    assert "tolerations" not in k8s["exec-record"]
+    text = (COMPILED / "evonorm-search.yaml").read_text()
+    assert "pip install" not in text  # components run in our image, nothing installed at run time
+
+
+def test_parameters_are_typed_by_the_pipeline_signature():
+    pairs = ["study=x", "generations=3", "tournament=0.25", "rerank_seeds=[0, 1, 2]",
+             "transfer_tasks=gan"]  # fmt: skip
+    args = parse_params("evonorm-search", pairs)
+    assert args == {"study": "x", "generations": 3, "tournament": 0.25,
+                    "rerank_seeds": [0, 1, 2], "transfer_tasks": ["gan"]}  # fmt: skip
+    for bad, message in [("nope=1", "no such parameter"), ("generations=two", "expected int"),
+                         ("study", "expected NAME=VALUE")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            parse_params("evonorm-search", [bad])
+
+
+@pytest.fixture
+def kfp_api():
+    """A stand-in for the KFP API server (none can run here): records each request and answers
+    like the server does, so the test sees exactly what kfp.Client sends."""
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self):
+            size = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(size)) if size else None
+            requests.append((self.command, self.path.split("?")[0], body))
+            if "experiments" in self.path:
+                out = {"experiments": [{"experiment_id": "e1", "display_name": "evonorm"}]}
+            elif "recurringruns" in self.path:
+                out = {"recurring_run_id": "r1"}
+            else:
+                out = {"run_id": "run1"}
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+
+
+def test_submit_and_schedule_send_the_expected_requests(kfp_api):
+    host, requests = kfp_api
+    assert submit(host, "evonorm-search", {"study": "s", "generations": 2},
+                  experiment="evonorm") == "run1"  # fmt: skip
+    posts = [body for method, path, body in requests if method == "POST"]
+    assert posts[0]["experiment_id"] == "e1"
+    assert posts[0]["runtime_config"]["parameters"] == {"study": "s", "generations": 2}
+    assert posts[0]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "evonorm-search"
+
+    requests.clear()
+    assert schedule(host, "evonorm-search", {"study": "s"}, cron="0 2 * * *",
+                    experiment="evonorm") == "r1"  # fmt: skip
+    ((_, path, job),) = [r for r in requests if r[0] == "POST"]
+    assert path == "/apis/v2beta1/recurringruns"
+    assert job["trigger"]["cron_schedule"]["cron"] == "0 0 2 * * *"
+    assert int(job["max_concurrency"]) == 1 and job["no_catchup"] is True
+    assert job["runtime_config"]["parameters"] == {"study": "s"}
+
+    bad = cli("pipeline", "schedule", "--host", host, "--cron", "every day")
+    assert bad.returncode == 2 and "expected 5 fields" in bad.stderr
+
+
+@pytest.mark.timeout(900)
+def test_the_pipeline_runs_end_to_end_on_the_local_runner(tmp_path):
+    runs = tmp_path / "runs"
+    storage, uri = f"journal:{runs / 'p/optuna.log'}", f"sqlite:///{runs / 'p/mlflow.db'}"
+    params = ["study=p", f"storage={storage}", f"tracking_uri={uri}", "preset=smoke",
+              "population=3", "tournament=2", "generations=2", "children=2", "rerank_top=1",
+              "rerank_seeds=0", "rerank_archs=resnet,resnet_basic", "transfer_tasks=gan",
+              "device=cpu", f"report_dir={runs / 'p/report'}"]  # fmt: skip
+    done = cli("pipeline", "run-local", "--pipeline-root", str(runs / "kfp"),
+               *[x for p in params for x in ("--param", p)], cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    search = Search.open("p", open_storage(storage))
+    assert search.census().done == 4
+    assert {r.attrs["owner"].get("pipeline_run") is not None for r in search.records()} == {True}
+    client = MlflowClient(uri)
+    champion = client.get_model_version_by_alias("p-B0", "champion")
+    assert int(champion.version) == 1
+    assert (runs / "p/report/report.md").read_text().count("## Rerank") == 1
+    experiment = client.get_experiment_by_name("evonorm")
+    (parent,) = client.search_runs([experiment.experiment_id],
+                                   "tags.`evonorm.role` = 'search'")  # fmt: skip
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["evonorm.pipeline_status"] == "SUCCEEDED"
+    assert "report" in {f.path for f in client.list_artifacts(parent.info.run_id)}
