@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TOOLS  := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 DATA   := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -20,7 +22,7 @@ search: $(STAMP) data
 
 # The tests need a real PostgreSQL server (crash-safety tests): scripts/test-postgres.sh starts
 # this machine's cluster and prints its URL.
-test: $(STAMP) data lint
+test: $(STAMP) $(TOOLS_STAMP) data lint
 	EVONORM_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh) $(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -43,6 +45,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# checkov (k8s manifest security checks) lives in its own venv: its pins (boto3, packaging,
+# networkx, ...) would fight the project's.
+$(TOOLS_STAMP):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet checkov==3.3.30
+	touch $@
+
 data: $(DATA)
 
 $(DATA):
@@ -51,4 +60,4 @@ $(DATA):
 	test -f $@
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) runs .pytest_cache .ruff_cache
