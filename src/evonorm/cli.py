@@ -292,6 +292,7 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
         arguments = client.parse_params(args.name, args.param or [])
         if args.pipeline_command == "run-local":
             client.run_local(args.name, arguments, pipeline_root=args.pipeline_root)
+            _where(arguments)
         elif args.pipeline_command == "submit":
             run = client.submit(args.host, args.name, arguments, experiment=args.experiment)
             print(f"run {run} on {args.host}")
@@ -301,6 +302,32 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
             print(f"recurring run {job} on {args.host}")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _where(arguments: dict) -> None:
+    """After a local run: where the study, the MLflow store, the report and the champions
+    are."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from evonorm.evolve import Search, open_storage
+    from evonorm.evolve.after import rerank_summary
+
+    study, storage = arguments.get("study", "evonorm"), arguments.get("storage", "")
+    uri = arguments.get("tracking_uri", "")
+    print(f"study:    {study} in {storage}")
+    print(f"MLflow:   {uri}  (browse: mlflow ui --backend-store-uri {uri})")
+    print(f"report:   {Path(arguments.get('report_dir', '')) / 'report.md'}")
+    if not storage or not uri:
+        return
+    summary = rerank_summary(Search.open(study, open_storage(storage))) or {}
+    client = MlflowClient(uri)
+    for name in summary.get("kept", {}):
+        try:
+            version = client.get_model_version_by_alias(name, "champion")
+            print(f"champion: models:/{name}@champion (version {version.version})")
+        except MlflowException:
+            print(f"layer:    models:/{name} (did not beat the champion)")
 
 
 def _positive(text: str) -> int:

@@ -60,7 +60,8 @@ def test_cluster_settings_compile_into_the_spec():
     assert train["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
     assert train["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
     envs = {e["envVar"] for s in train["secretAsEnv"] for e in s["keyToEnv"]}
-    assert {"EVONORM_STORAGE", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID"} <= envs
+    assert {"EVONORM_STORAGE", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID",
+            "EVONORM_DATASET_CACHE"} <= envs  # fmt: skip
     assert "tolerations" not in k8s["exec-record"]
     text = (COMPILED / "evonorm-search.yaml").read_text()
     assert "pip install" not in text  # components run in our image, nothing installed at run time

@@ -30,8 +30,9 @@ __all__ = ["PIPELINES", "evonorm_search"]
 SECRETS = {
     "evonorm-storage": {"url": "EVONORM_STORAGE"},
     "evonorm-mlflow": {"tracking-uri": "MLFLOW_TRACKING_URI"},
+    # boto3 for the dataset cache (MLflow artifacts are proxied by the server: no keys needed)
     "evonorm-s3": {"access-key": "AWS_ACCESS_KEY_ID", "secret-key": "AWS_SECRET_ACCESS_KEY",
-                   "endpoint": "MLFLOW_S3_ENDPOINT_URL"},
+                   "endpoint": "AWS_ENDPOINT_URL", "dataset-cache": "EVONORM_DATASET_CACHE"},
 }  # fmt: skip
 GPU_POOL = ("nvidia.com/gpu.present", "true")  # node label of the GPU pool (NVIDIA GPU operator)
 
