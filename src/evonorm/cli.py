@@ -322,6 +322,8 @@ def _where(arguments: dict) -> None:
         return
     summary = rerank_summary(Search.open(study, open_storage(storage))) or {}
     client = MlflowClient(uri)
+    if not summary.get("kept"):
+        print("champion: none yet: no layer was accepted; run again to continue the search")
     for name in summary.get("kept", {}):
         try:
             version = client.get_model_version_by_alias(name, "champion")

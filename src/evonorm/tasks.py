@@ -20,11 +20,7 @@ from pathlib import Path
 import torch
 
 from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
-from evonorm.evolve.after import (
-    kept_layers,
-    rerank_search,
-    transfer_search,
-)
+from evonorm.evolve.after import kept_layers, rerank_search, rerank_summary, transfer_search
 from evonorm.evolve.candidate import Candidate
 from evonorm.evolve.recovery import recover, requeue
 from evonorm.evolve.steps import (
@@ -178,8 +174,11 @@ def rerank(
     device: str = "auto",
 ) -> str:  # fmt: skip
     """Rerank the top layers beside the baselines on ``archs`` (empty: anchors + held-out);
-    the stored summary's kept names as JSON."""
+    the stored summary's kept names as JSON. A search without any accepted layer yet keeps
+    nothing (``{}``): a valid outcome of a small search, not a failed run."""
     search = _search(study, storage)
+    if search.census().accepted == 0:
+        return json.dumps({})
     preset = get_preset(search.config.preset)
     summary = rerank_search(search, preset, _data(search, device), top=top, seeds=tuple(seeds),
                             archs=tuple(archs) if archs else None)  # fmt: skip
@@ -189,9 +188,9 @@ def rerank(
 def transfer(study: str, storage: str, tasks: list[str], out: str = "") -> str:
     """Run the transfer tasks on the kept layers and baselines (skipped when ``tasks`` is
     empty); per task, the layers' metrics as JSON."""
-    if not tasks:
-        return json.dumps({})
     search = _search(study, storage)
+    if not tasks or not rerank_summary(search):
+        return json.dumps({})
     preset = get_preset(search.config.preset)
     data = load_data("fashion_mnist", search_size=preset.search_size,
                      rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
@@ -207,6 +206,8 @@ def register(study: str, storage: str, tracking_uri: str) -> str:
     from evonorm.tracking import publish_layer
 
     search = _search(study, storage)
+    if not rerank_summary(search):
+        return json.dumps([])  # nothing kept (no accepted layer yet): nothing to publish
     tracking_uri = _tracking(tracking_uri)
     if not tracking_uri:
         raise ValueError("no MLflow tracking URI: pass tracking_uri or set MLFLOW_TRACKING_URI")

@@ -101,6 +101,18 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
     assert {json.loads(c)["cid"] for c in requeued} == {json.loads(c)["cid"] for c in born}
 
 
+def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    init_study.python_func(study="s", storage=storage, preset="smoke", space="B",
+                           strategy="evolution", population=3, tournament=2.0,
+                           selection="pareto", seed=0, pipeline_run="r")  # fmt: skip
+    assert rerank.python_func(study="s", storage=storage, top=2, seeds=[0], archs=[],
+                              device="cpu", after=[]) == "{}"  # fmt: skip
+    assert transfer.python_func(study="s", storage=storage, tasks=["gan"], after="") == "{}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert register.python_func(study="s", storage=storage, tracking_uri=uri, after="") == "[]"
+
+
 def test_finalize_reports_even_without_a_study_and_runs_on_the_local_runner(tmp_path):
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"),
                raise_on_error=True)  # fmt: skip
