@@ -37,7 +37,9 @@ def study_name() -> str:
 
 
 def evolve_command(study: str, storage: str, *extra: str) -> list[str]:
+    """`evonorm evolve` for crash tests: MLflow off (it would write runs/ into the working
+    folder, and these tests are about the study)."""
     return [
         sys.executable, "-m", "evonorm", "evolve", "--preset", "smoke", "--study", study,
-        "--storage", storage, "--quiet", *extra,
+        "--storage", storage, "--quiet", "--no-tracking", *extra,
     ]  # fmt: skip

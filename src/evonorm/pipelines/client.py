@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from evonorm.pipelines.search import PIPELINES
 __all__ = ["COMPILED", "compile_pipeline", "parse_params", "run_local", "schedule", "submit"]
 
 COMPILED = Path(__file__).with_name("compiled")
+LOCAL_PARALLEL = 2  # loop iterations the KFP local runner runs at once (kfp 2.17.3)
 
 
 def _pipeline(name: str):
@@ -72,7 +74,10 @@ def parse_params(name: str, pairs: list[str]) -> dict:
 
 def run_local(name: str, arguments: dict, *, pipeline_root: str | Path) -> None:
     """Run the pipeline on the KFP local runner (each task a subprocess of this environment);
-    raises on a failed task."""
+    raises on a failed task. The runner executes up to two loop iterations at once, so each
+    task's torch gets half the CPUs (unless OMP_NUM_THREADS is set): two tasks with all the
+    cores each oversubscribe them and run several times slower."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // LOCAL_PARALLEL)))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(pipeline_root),
