@@ -15,7 +15,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The main job: the evonorm-search pipeline on the KFP local runner with the embedded defaults —
 # Fashion-MNIST (`local` preset), evolution in the B space, a JournalFile study and a SQLite
 # MLflow store under runs/search/; GENERATIONS x 8 candidates, then rerank (top 2 + four
-# baselines on ResNet, basic-block ResNet and MnasNet) and register the champion. Re-running it
+# baselines on ResNet, basic-block ResNet and VGG) and register the champion. Re-running it
 # continues the same study. Transfer tasks: TRANSFER=segmentation,gan (adds ~25 min on 2 cores).
 GENERATIONS ?= 3
 TRANSFER ?=
@@ -27,7 +27,7 @@ search: $(STAMP) data
 	  --param report_dir=$(RUNS)/search/report --param preset=local --param device=cpu \
 	  --param population=8 --param tournament=3 --param generations=$(GENERATIONS) \
 	  --param children=8 --param rerank_top=2 --param rerank_seeds=0 \
-	  --param rerank_archs=resnet,resnet_basic,mnasnet --param transfer_tasks=$(TRANSFER)
+	  --param rerank_archs=resnet,resnet_basic,vgg --param transfer_tasks=$(TRANSFER)
 
 # The tests need a real PostgreSQL server (crash-safety tests): scripts/test-postgres.sh starts
 # this machine's cluster and prints its URL.
