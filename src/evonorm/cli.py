@@ -244,8 +244,8 @@ def cmd_rerank(args: argparse.Namespace) -> None:
 
 def cmd_transfer(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchError
-    from evonorm.evolve.after import transfer_search
-    from evonorm.proxy.data import DataError, load_data
+    from evonorm.evolve.after import transfer_data, transfer_search
+    from evonorm.proxy.data import DataError
     from evonorm.proxy.presets import get_preset
     from evonorm.tracking.report import transfer_markdown
 
@@ -253,8 +253,7 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     preset = get_preset(search.config.preset)
     out = args.out or str(Path(args.runs) / args.study / "transfer")
     try:
-        data = load_data("fashion_mnist", search_size=preset.search_size,
-                         rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+        data = transfer_data(preset)
     except DataError as exc:
         raise UsageError(str(exc)) from None
     try:

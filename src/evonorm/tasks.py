@@ -20,7 +20,13 @@ from pathlib import Path
 import torch
 
 from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
-from evonorm.evolve.after import kept_layers, rerank_search, rerank_summary, transfer_search
+from evonorm.evolve.after import (
+    kept_layers,
+    rerank_search,
+    rerank_summary,
+    transfer_data,
+    transfer_search,
+)
 from evonorm.evolve.candidate import Candidate
 from evonorm.evolve.recovery import recover, requeue
 from evonorm.evolve.steps import (
@@ -34,7 +40,6 @@ from evonorm.evolve.steps import generate as generate_candidates
 from evonorm.evolve.steps import (
     record as record_outcome,
 )
-from evonorm.proxy.data import load_data
 from evonorm.proxy.presets import get_preset
 from evonorm.reject.verdict import Verdict
 
@@ -192,9 +197,9 @@ def transfer(study: str, storage: str, tasks: list[str], out: str = "") -> str:
     if not tasks or not rerank_summary(search):
         return json.dumps({})
     preset = get_preset(search.config.preset)
-    data = load_data("fashion_mnist", search_size=preset.search_size,
-                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
-    results = transfer_search(search, preset, data, tasks=tuple(tasks), out=out or None)
+    results = transfer_search(
+        search, preset, transfer_data(preset), tasks=tuple(tasks), out=out or None
+    )
     return json.dumps({task: r["layers"] for task, r in results.items()})
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from evonorm.evolve.search import Search, SearchError
 from evonorm.evolve.selection import pareto_indices
-from evonorm.proxy.data import ProxyData
+from evonorm.proxy.data import ProxyData, load_data
 from evonorm.proxy.presets import Preset
 from evonorm.proxy.rerank import Entry, rerank, result_from_dict, result_to_dict
 from evonorm.space import BASELINES, KNOWN_LAYERS, LayerGraph
@@ -38,6 +38,7 @@ __all__ = [
     "rerank_search",
     "rerank_summary",
     "save_transfer",
+    "transfer_data",
     "transfer_search",
     "transfer_summary",
 ]
@@ -144,6 +145,13 @@ def rerank_summary(search: Search) -> dict | None:
     ``rows`` (best first: name, kind, trial, formula, graph, per-seed ``accuracy`` per arch,
     ``failed``, ``metrics``) and ``kept`` (published name -> row name); None before a rerank."""
     return search.notes(RERANK_ATTR).get(RERANK_ATTR)
+
+
+def transfer_data(preset: Preset) -> ProxyData:
+    """The data both transfer tasks run on: Fashion-MNIST cut like ``preset``'s splits (also for
+    presets whose proxy dataset is CIFAR-10)."""
+    return load_data("fashion_mnist", search_size=preset.search_size,
+                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
 
 
 def transfer_search(
