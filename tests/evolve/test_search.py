@@ -32,6 +32,25 @@ def test_resuming_with_other_settings_names_them(tmp_path):
         Search.open("other", storage)
 
 
+def test_a_study_stored_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    search = Search.open("s", storage, SearchConfig(preset="smoke"))
+    old = {k: v for k, v in search.config.to_attrs().items() if k != "warmup"}
+    search.study.set_user_attr("evonorm.config", old)  # as written before `warmup` existed
+    assert Search.open("s", storage, SearchConfig(preset="smoke")).config.warmup is None
+    with pytest.raises(SearchError, match="warmup: stored None, asked 2"):
+        Search.open("s", storage, SearchConfig(preset="smoke", warmup=2))
+
+
+def test_novel_searches_never_bind_a_structure_twice(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    novel = Search.open("n", storage, SearchConfig(preset="smoke", strategy="random", novel=True))
+    hashes = [c.structural_hash for c in generate(novel, 40)]
+    assert len(set(hashes)) == 40 and novel.proposed() == frozenset(hashes)
+    plain = Search.open("p", storage, SearchConfig(preset="smoke", strategy="random"))
+    assert len({c.structural_hash for c in generate(plain, 40)}) < 40  # random graphs repeat
+
+
 def test_candidates_are_trials_carrying_graph_and_lineage(tmp_path):
     search = Search.open(
         "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")

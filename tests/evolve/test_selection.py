@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from evonorm.evolve.selection import Evolution, Member, RandomSearch, pareto_front
-from evonorm.space import random_graph
+from evonorm.space import known_layer, random_graph
 
 
 def member(trial, *scores, generation=0):
@@ -32,6 +32,8 @@ def test_pareto_front_keeps_exactly_the_non_dominated():
         ({"tournament": 0.0}, "tournament"),
         ({"tournament": True}, "tournament"),
         ({"selection": "best"}, "selection"),
+        ({"warmup": 0}, "warmup"),
+        ({"population_size": 4, "warmup": 5}, "warmup"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, argument):
@@ -52,6 +54,31 @@ def test_random_children_until_the_population_is_full():
     assert child.origin == "random"
     assert child.parent is None
     assert child.generation == 0
+
+
+def test_warmup_starts_mutation_before_the_population_is_full():
+    strategy = Evolution(population_size=8, tournament=3, warmup=2)
+    one = strategy.child([member(0, 0.5, 0.5, 0.5)], np.random.default_rng(0), "B")
+    assert one.origin == "random"
+    two = [member(i, 0.5, 0.5, 0.5) for i in range(2)]
+    child = strategy.child(two, np.random.default_rng(0), "B")
+    assert child.origin == "mutation"
+    assert child.parent in (0, 1)
+
+
+def test_children_avoid_structures_already_evaluated():
+    parent = Member(0, (0.5, 0.5, 0.5), known_layer("evonorm_b0").prune())
+    plain = Evolution(population_size=2, tournament=1, warmup=1)
+    seen = {plain.child([parent], np.random.default_rng(s), "B").structural_hash
+            for s in range(40)}  # fmt: skip
+    assert len(seen) > 3  # the parent's common mutants
+    for s in range(20):
+        child = plain.child([parent], np.random.default_rng(s), "B", avoid=frozenset(seen))
+        assert child.structural_hash not in seen
+    randoms = {RandomSearch().child([], np.random.default_rng([1, n]), "B").structural_hash
+               for n in range(30)}  # fmt: skip
+    fresh = RandomSearch().child([], np.random.default_rng([1, 0]), "B", avoid=frozenset(randoms))
+    assert fresh.structural_hash not in randoms
 
 
 def test_average_selection_picks_the_best_average_of_the_tournament():

@@ -52,6 +52,8 @@ class SearchConfig:
     tournament: int | float = 4
     selection: str = "pareto"
     seed: int = 0
+    warmup: int | None = None  # evolution: members before mutation starts (None: population)
+    novel: bool = False  # redraw children whose structure the search already evaluated
 
     def __post_init__(self) -> None:
         get_preset(self.preset)  # raises with the known names
@@ -64,7 +66,7 @@ class SearchConfig:
     def make_strategy(self) -> Evolution | RandomSearch:
         if self.strategy == "random":
             return RandomSearch()
-        return Evolution(self.population, self.tournament, self.selection)
+        return Evolution(self.population, self.tournament, self.selection, self.warmup)
 
     @property
     def anchors(self) -> tuple[str, ...]:
@@ -151,7 +153,7 @@ class Search:
         if stored is None:
             study.set_metric_names(list(config.anchors))
             study.set_user_attr(CONFIG_ATTR, config.to_attrs())
-        elif stored != config.to_attrs():
+        elif SearchConfig.from_attrs(stored) != config:  # a field added later reads as default
             diff = ", ".join(
                 f"{k}: stored {stored.get(k)!r}, asked {v!r}"
                 for k, v in config.to_attrs().items()
@@ -225,6 +227,10 @@ class Search:
         hashes.pop("", None)
         return hashes, prints
 
+    def proposed(self) -> frozenset[str]:
+        """Structural hashes of every candidate bound so far (pending ones included)."""
+        return frozenset(t.user_attrs["hash"] for t in self.trials() if "hash" in t.user_attrs)
+
     def quality_references(self) -> dict[str, float]:
         return dict(self.study.user_attrs.get(REFERENCES_ATTR, {}))
 
@@ -268,7 +274,8 @@ class Search:
         if "cid" in trial.user_attrs:
             return Candidate.from_attrs(trial.user_attrs, trial.number)
         rng = np.random.default_rng([self.config.seed, trial.number])
-        candidate = self.strategy.child(self.population(), rng, self.config.space)
+        avoid = self.proposed() if self.config.novel else frozenset()
+        candidate = self.strategy.child(self.population(), rng, self.config.space, avoid)
         for key, value in candidate.attrs().items():
             trial.set_user_attr(key, value)
         return dataclasses.replace(candidate, trial=trial.number)

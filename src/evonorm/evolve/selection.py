@@ -3,18 +3,25 @@ or random search through the same machinery. Pure functions of the population �
 
 Regularized evolution (Real et al. 2019), as used by the paper with K architecture scores:
 - the *population* is the newest ``population_size`` accepted layers (older ones age out);
-- until the population is full, children are random graphs;
+- until the population holds ``warmup`` members (default: full), children are random graphs;
+  when random layers are rarely accepted, a small ``warmup`` lets mutation start early while the
+  population keeps growing to its size;
 - a *tournament* draws ``tournament`` members (a count, or a fraction of the population)
   uniformly without replacement; its winner is a uniformly drawn member of the tournament's
   Pareto front over the K scores (``selection="pareto"``, the paper's choice) or the member with
   the best average score (``selection="average"``);
 - the child is the winner mutated (:func:`evonorm.space.mutate`), redrawn until its live graph
-  differs from the winner's — a mutation of a dead node would only re-score the parent.
+  differs from the winner's — a mutation of a dead node would only re-score the parent;
+- with ``novel`` searches (:class:`~evonorm.evolve.search.SearchConfig`), children whose
+  structure the search already evaluated are redrawn too (random search as well): a layer with
+  a one-node live graph has few distinct mutants, and re-proposing rejected ones spends the
+  budget on cache hits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +39,8 @@ __all__ = [
 ]
 
 MAX_MUTATION_DRAWS = 1000  # ~50 µs each; a live graph of one node changes in ~1 % of draws
+MAX_NOVEL_DRAWS = 100  # random graphs redrawn while already evaluated
+NOVEL_RESELECT = 200  # mutation draws before a new tournament when avoiding evaluated layers
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,18 @@ class RandomSearch:
 
     name = "random"
 
-    def child(self, population: Sequence[Member], rng: np.random.Generator, space: str):
-        return Candidate(random_graph(rng, space), space, generation=0, origin="random")
+    def child(
+        self, population: Sequence[Member], rng: np.random.Generator, space: str,
+        avoid: AbstractSet[str] = frozenset(),
+    ):  # fmt: skip
+        """A random graph; redrawn (at most ``MAX_NOVEL_DRAWS`` times) while its structural hash
+        is in ``avoid``."""
+        graph = random_graph(rng, space)
+        for _ in range(MAX_NOVEL_DRAWS if avoid else 0):
+            if graph.prune().structural_hash() not in avoid:
+                break
+            graph = random_graph(rng, space)
+        return Candidate(graph, space, generation=0, origin="random")
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class Evolution:
     population_size: int = 16
     tournament: int | float = 4
     selection: str = "pareto"
+    warmup: int | None = None  # members needed before mutating (None: population_size)
 
     name = "evolution"
 
@@ -99,6 +119,13 @@ class Evolution:
             )
         if isinstance(t, float) and not 0.0 < t <= 1.0:
             raise ValueError(f"tournament must be in (0, 1] as a fraction, got {t}")
+        w = self.warmup
+        if w is not None and (
+            isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= self.population_size
+        ):
+            raise ValueError(
+                f"warmup must be in [1, population_size={self.population_size}], got {w!r}"
+            )
         if self.selection not in ("pareto", "average"):
             raise ValueError(f"selection must be 'pareto' or 'average', got {self.selection!r}")
 
@@ -116,17 +143,27 @@ class Evolution:
         front = pareto_front(picked)
         return front[int(rng.integers(len(front)))]
 
-    def child(self, population: Sequence[Member], rng: np.random.Generator, space: str):
-        """``population`` is newest first; only its first ``population_size`` members count."""
+    def child(
+        self, population: Sequence[Member], rng: np.random.Generator, space: str,
+        avoid: AbstractSet[str] = frozenset(),
+    ):  # fmt: skip
+        """``population`` is newest first; only its first ``population_size`` members count.
+        With ``avoid`` (structural hashes already evaluated), mutants in it are redrawn, a new
+        tournament held every ``NOVEL_RESELECT`` draws; after ``MAX_MUTATION_DRAWS`` the last
+        mutant stands (the rejection chain then reports it as a duplicate)."""
         pool = list(population[: self.population_size])
-        if len(pool) < self.population_size:
-            return RandomSearch().child(pool, rng, space)
+        if len(pool) < (self.warmup or self.population_size):
+            return RandomSearch().child(pool, rng, space, avoid)
         winner = self.select(pool, rng)
         parent_hash = winner.graph.prune().structural_hash()
-        for _ in range(MAX_MUTATION_DRAWS):
+        for draw in range(1, MAX_MUTATION_DRAWS + 1):
             graph = mutate(winner.graph, rng)
-            if graph.prune().structural_hash() != parent_hash:
+            child_hash = graph.prune().structural_hash()
+            if child_hash != parent_hash and child_hash not in avoid:
                 break
+            if avoid and draw % NOVEL_RESELECT == 0:
+                winner = self.select(pool, rng)
+                parent_hash = winner.graph.prune().structural_hash()
         return Candidate(
             graph, space, generation=winner.generation + 1, origin="mutation", parent=winner.trial
         )
