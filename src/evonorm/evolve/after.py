@@ -163,11 +163,14 @@ def transfer_search(
     baselines: Sequence[str] = BASELINES,
     seed: int = 0,
     out: str | None = None,
+    coco: tuple | None = None,
+    coco_limit: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict:
     """Run the transfer ``tasks`` (at ``preset``'s scale) on the kept layers and ``baselines``,
     all on the same data and seed; store each task's results as it finishes and return them.
-    ``data`` must be Fashion-MNIST (both tasks are defined on it)."""
+    ``data`` must be Fashion-MNIST (both tasks are defined on it); ``coco`` ((train, val)
+    :class:`~evonorm.transfer.coco.CocoSplit`) moves segmentation to COCO."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise SearchError(f"unknown transfer tasks {unknown}; known: {', '.join(TASKS)}")
@@ -183,6 +186,7 @@ def transfer_search(
     for task in tasks:
         if task == "segmentation":
             results[task] = run_segmentation(layers, data, SEGMENTATION[preset.name], seed=seed,
+                                             coco=coco, coco_limit=coco_limit,
                                              echo=echo)  # fmt: skip
         else:
             results[task] = run_gan(layers, data, GAN[preset.name], seed=seed, out=out, echo=echo)

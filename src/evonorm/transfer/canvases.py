@@ -18,8 +18,13 @@ __all__ = ["Canvases", "make_canvases"]
 
 @dataclass(frozen=True)
 class Canvases:
-    images: torch.Tensor  # (N, 1, S, S) float in [0, 1]
+    """Images with instance targets; also what :mod:`evonorm.transfer.coco` returns."""
+
+    images: torch.Tensor  # (N, C, S, S) float in [0, 1]
     targets: list[dict[str, torch.Tensor]]  # boxes (k, 4) xyxy float, labels (k,), masks (k, S, S)
+    num_classes: int = 11  # with the background: ten Fashion-MNIST classes + 1
+    mean: tuple[float, ...] = (0.2860,)  # per channel, for the detector's input normalisation
+    std: tuple[float, ...] = (0.3530,)
 
     def __len__(self) -> int:
         return len(self.images)

@@ -60,6 +60,7 @@ GAN = {
     "smoke": GanConfig(z_dim=16, width=8, steps=4, batch_size=16, samples=64, classifier_steps=8,
                        classifier_width=0.125),
     "local": GanConfig(steps=1000),
+    "ablation": GanConfig(steps=1000),
     "paper": GanConfig(width=64, steps=10000, samples=10000, classifier_steps=2000),
 }  # fmt: skip
 

@@ -7,7 +7,9 @@ proposal, box and mask heads are torchvision's, narrowed for 64-pixel canvases. 
 with momentum, linear warm-up then cosine decay, gradient-norm clipping; a non-finite loss
 stops the run and is reported (``diverged``), never raised. Scores: COCO box AP and mask AP
 (mAP over IoU 0.50:0.95, plus AP at 0.50) on held-out canvases, via torchmetrics'
-``MeanAveragePrecision`` (pycocotools backend).
+``MeanAveragePrecision`` (pycocotools backend). With ``coco=`` the same model trains and scores
+on COCO instead (:mod:`evonorm.transfer.coco`): RGB input, COCO's categories, anchors scaled
+to the image size.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from evonorm.proxy.architectures import ArchConfig, build_model
 from evonorm.proxy.data import ProxyData
 from evonorm.space import LayerGraph
 from evonorm.transfer.canvases import Canvases, make_canvases
+from evonorm.transfer.coco import CocoSplit, load_coco
 
 __all__ = ["SEGMENTATION", "SegmentationConfig", "build_mask_rcnn", "run_segmentation"]
 
@@ -68,18 +71,30 @@ SEGMENTATION = {
     "smoke": SegmentationConfig(train_canvases=32, eval_canvases=8, width=0.125, fpn_channels=16,
                                 head_channels=32, steps=4, batch_size=2, warmup=1),
     "local": SegmentationConfig(),
+    "ablation": SegmentationConfig(),
     "paper": SegmentationConfig(train_canvases=10000, eval_canvases=1000, width=0.5,
                                 fpn_channels=64, head_channels=128, steps=3000, batch_size=16,
                                 warmup=200),
 }  # fmt: skip
 
 
-def build_mask_rcnn(graph: LayerGraph, config: SegmentationConfig) -> MaskRCNN:
-    """Mask R-CNN for grey ``config.canvas``² images with ``graph`` in the backbone's norm-act
-    slots."""
+def build_mask_rcnn(
+    graph: LayerGraph,
+    config: SegmentationConfig,
+    *,
+    in_channels: int = 1,
+    size: int | None = None,
+    num_classes: int = NUM_CLASSES,
+    mean: tuple[float, ...] = (0.2860,),
+    std: tuple[float, ...] = (0.3530,),
+) -> MaskRCNN:
+    """Mask R-CNN for ``size``² images (default: ``config.canvas``) of ``in_channels`` channels
+    with ``graph`` in the backbone's norm-act slots."""
+    size = size or config.canvas
+    scale = size / 64  # anchors were sized for 64-pixel canvases
     resnet = build_model(
         "resnet_basic",
-        ArchConfig(width=config.width, stem_stride=2, in_channels=1),
+        ArchConfig(width=config.width, stem_stride=2, in_channels=in_channels),
         functools.partial(build_layer, graph),
     )
     body = nn.Sequential(OrderedDict([("stem", resnet.stem)] + [
@@ -97,11 +112,13 @@ def build_mask_rcnn(graph: LayerGraph, config: SegmentationConfig) -> MaskRCNN:
     levels = ["0", "1", "2"]
     return MaskRCNN(
         backbone,
-        min_size=config.canvas,
-        max_size=config.canvas,
-        image_mean=[0.2860],
-        image_std=[0.3530],
-        rpn_anchor_generator=AnchorGenerator(((8,), (16,), (32,), (64,)), ((0.5, 1.0, 2.0),) * 4),
+        min_size=size,
+        max_size=size,
+        image_mean=list(mean),
+        image_std=list(std),
+        rpn_anchor_generator=AnchorGenerator(
+            tuple((round(a * scale),) for a in (8, 16, 32, 64)), ((0.5, 1.0, 2.0),) * 4
+        ),
         rpn_pre_nms_top_n_train=300,
         rpn_post_nms_top_n_train=150,
         rpn_pre_nms_top_n_test=150,
@@ -109,12 +126,12 @@ def build_mask_rcnn(graph: LayerGraph, config: SegmentationConfig) -> MaskRCNN:
         rpn_batch_size_per_image=128,
         box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
         box_head=TwoMLPHead(c * 7 * 7, 4 * d),
-        box_predictor=FastRCNNPredictor(4 * d, NUM_CLASSES),
+        box_predictor=FastRCNNPredictor(4 * d, num_classes),
         box_batch_size_per_image=128,
         box_detections_per_img=20,
         mask_roi_pool=MultiScaleRoIAlign(levels, output_size=14, sampling_ratio=2),
         mask_head=MaskRCNNHeads(c, [d, d], 1),
-        mask_predictor=MaskRCNNPredictor(d, d, NUM_CLASSES),
+        mask_predictor=MaskRCNNPredictor(d, d, num_classes),
     )
 
 
@@ -154,7 +171,10 @@ def train_and_score(
     ``final_loss``, ``seconds``, ``diverged``, ``reason``."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = build_mask_rcnn(graph, config)
+    model = build_mask_rcnn(
+        graph, config, in_channels=train.images.shape[1], size=train.images.shape[-1],
+        num_classes=train.num_classes, mean=train.mean, std=train.std,
+    )  # fmt: skip
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -206,22 +226,33 @@ def run_segmentation(
     config: SegmentationConfig,
     *,
     seed: int = 0,
+    coco: tuple[CocoSplit, CocoSplit] | None = None,
+    coco_limit: int | None = None,
     echo=print,
 ) -> dict:
-    """Score every layer on the same canvases (built from ``data``'s ``fit`` split for
-    training and its ``rerank`` split for scoring); ``{"settings": ..., "layers": {name:
-    scores}}``."""
-    if tuple(data.images["fit"].shape[1:]) != (1, 28, 28):
-        raise ValueError("segmentation transfer builds its canvases from Fashion-MNIST items; "
-                         f"got dataset {data.spec.name!r}")  # fmt: skip
-    build = functools.partial(make_canvases, size=config.canvas, per_canvas=config.per_canvas)
-    train = build(data.images["fit"], data.labels["fit"], count=config.train_canvases, seed=seed)
-    held_out = build(data.images["rerank"], data.labels["rerank"], count=config.eval_canvases,
-                     seed=seed + 1)  # fmt: skip
+    """Score every layer on the same images: canvases built from ``data``'s ``fit`` split
+    (training) and ``rerank`` split (scoring), or — with ``coco`` (train, val) — COCO images
+    resized to ``config.canvas``² (at most ``coco_limit`` of each, seeded).
+    ``{"settings": ..., "layers": {name: scores}}``."""
+    if coco is not None:
+        load = functools.partial(load_coco, size=config.canvas, limit=coco_limit, seed=seed)
+        train, held_out = load(coco[0]), load(coco[1])
+        source = {"dataset": "coco", "annotations": [str(s.annotations) for s in coco],
+                  "train_images": len(train), "eval_images": len(held_out)}  # fmt: skip
+    else:
+        if tuple(data.images["fit"].shape[1:]) != (1, 28, 28):
+            raise ValueError("segmentation transfer builds its canvases from Fashion-MNIST items; "
+                             f"got dataset {data.spec.name!r}")  # fmt: skip
+        build = functools.partial(make_canvases, size=config.canvas, per_canvas=config.per_canvas)
+        train = build(data.images["fit"], data.labels["fit"], count=config.train_canvases,
+                      seed=seed)  # fmt: skip
+        held_out = build(data.images["rerank"], data.labels["rerank"],
+                         count=config.eval_canvases, seed=seed + 1)  # fmt: skip
+        source = {"dataset": "fashion_mnist_canvases"}
     results = {}
     for name, graph in layers.items():
         results[name] = train_and_score(graph, train, held_out, config, seed)
         r = results[name]
         echo(f"segmentation {name:24} box AP {r['box_ap']:.3f} mask AP {r['mask_ap']:.3f} "
              f"in {r['seconds']:.1f} s {r['reason']}")  # fmt: skip
-    return {"settings": {**asdict(config), "seed": seed}, "layers": results}
+    return {"settings": {**asdict(config), "seed": seed, **source}, "layers": results}
