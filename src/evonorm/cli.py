@@ -9,6 +9,8 @@
     evonorm evolve --study NAME [--storage URL] --preset P --workers W --budget N
         [--strategy evolution|random] [--space B|S]   run or resume a search
     evonorm report STUDY [--storage URL] [-o DIR]    markdown report with plots
+    evonorm experiment ablation [--preset ablation] --budget N --seeds S [--space B|S]
+        random layers, random search and evolution against the baselines -> docs/results.md
 
 Bad input ends with one line on stderr naming the problem, and exit status 2.
 """
@@ -25,6 +27,7 @@ import numpy as np
 from evonorm.space import BASELINES, KNOWN_LAYERS, GraphError, LayerGraph, random_graph
 
 EXIT_USAGE = 2
+PRESET_NAMES = ["smoke", "local", "ablation", "paper"]
 
 
 class UsageError(Exception):
@@ -152,7 +155,7 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     table = run_baselines(preset, data, layers=args.layers or tuple(KNOWN_LAYERS),
                           seeds=args.seeds, echo=_stderr)  # fmt: skip
-    command = "evonorm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "evonorm " + shlex.join(args.argv)
     text = markdown(table, preset, command=command, seeds=args.seeds,
                     wall_seconds=time.perf_counter() - start)  # fmt: skip
     write_baselines(Path(args.out), text)
@@ -223,6 +226,36 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(write_report(search, out, top=args.top))
 
 
+def cmd_ablation(args: argparse.Namespace) -> None:
+    import shlex
+    import time
+
+    from evonorm.evolve import SearchError
+    from evonorm.evolve.ablation import config_from, run_ablation
+    from evonorm.proxy.presets import get_preset
+    from evonorm.tracking.ablation import write_results
+
+    try:
+        config = config_from(
+            preset=args.preset, budget=args.budget, seeds=args.seeds, space=args.space,
+            population=args.population, tournament=args.tournament, warmup=args.warmup,
+            samples=args.samples, held_out=tuple(args.held_out) if args.held_out else None,
+            novel=args.novel,
+        )  # fmt: skip
+    except (ValueError, KeyError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    _preset_data(get_preset(config.preset), seed=0, device="cpu")  # missing data -> exit 2
+    root = Path(args.root or f"results/ablation/{config.preset}-{config.space}")
+    start = time.perf_counter()
+    try:
+        result = run_ablation(config, root, jobs=args.jobs, echo=_stderr)
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    command = "evonorm " + shlex.join(args.argv)
+    out = write_results(result, Path(args.out), command=command, root=root)
+    _stderr(f"ablation: {time.perf_counter() - start:.0f} s this run; results in {out}")
+
+
 def cmd_rerank(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchError
     from evonorm.evolve.after import rerank_search
@@ -248,18 +281,21 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     from evonorm.proxy.data import DataError
     from evonorm.proxy.presets import get_preset
     from evonorm.tracking.report import transfer_markdown
+    from evonorm.transfer.coco import CocoError, coco_splits
 
     search = _open_search(args)
     preset = get_preset(search.config.preset)
     out = args.out or str(Path(args.runs) / args.study / "transfer")
     try:
         data = transfer_data(preset)
-    except DataError as exc:
+        coco = coco_splits(args.coco) if args.coco else None
+    except (DataError, CocoError) as exc:
         raise UsageError(str(exc)) from None
     try:
         results = transfer_search(search, preset, data, tasks=args.tasks, baselines=args.baselines,
-                                  seed=args.seed, out=out, echo=_stderr)  # fmt: skip
-    except SearchError as exc:
+                                  seed=args.seed, out=out, coco=coco, coco_limit=args.coco_limit,
+                                  echo=_stderr)  # fmt: skip
+    except (SearchError, CocoError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(transfer_markdown(results)))
 
@@ -379,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="rejection chain, then full multi-arch training")
     ev.add_argument("layer", help=f"one of {', '.join(KNOWN_LAYERS)}, or FILE.json")
-    ev.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    ev.add_argument("--preset", choices=PRESET_NAMES, default="local")
     ev.add_argument("--arch", action="append", help="train on this architecture (repeatable)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
@@ -387,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
 
     base = commands.add_parser("baselines", help="known layers on every anchor -> markdown")
-    base.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    base.add_argument("--preset", choices=PRESET_NAMES, default="local")
     base.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     base.add_argument("--layers", nargs="+", help="known layers (default: all nine)")
     base.add_argument("--out", default="docs/baselines.md")
@@ -412,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: journal:RUNS/STUDY/optuna.log)",
     )
     evolve.add_argument("--runs", default="runs", help="run folder for default storages")
-    evolve.add_argument("--preset", choices=["smoke", "local", "paper"], default="local")
+    evolve.add_argument("--preset", choices=PRESET_NAMES, default="local")
     evolve.add_argument("--workers", type=_positive, default=1)
     evolve.add_argument("--budget", type=_positive, required=True, help="candidates in total")
     evolve.add_argument("--strategy", choices=["evolution", "random"], default="evolution")
@@ -470,6 +506,29 @@ def build_parser() -> argparse.ArgumentParser:
     cron_help = "'min hour day month weekday' (or 6 fields, seconds first)"
     runs[2].add_argument("--cron", required=True, help=cron_help)
 
+    exp = commands.add_parser("experiment", help="experiments that test the method's claims")
+    exp_commands = exp.add_subparsers(dest="experiment_command", required=True, metavar="NAME")
+    abl = exp_commands.add_parser(
+        "ablation", help="random layers, random search and evolution vs the baselines"
+    )
+    abl.add_argument("--preset", choices=PRESET_NAMES, default="ablation")
+    abl.add_argument("--budget", type=_positive, default=150, help="candidates per arm and seed")
+    abl.add_argument("--seeds", type=_positive, default=2, help="seeds 0 .. S-1")
+    abl.add_argument("--space", choices=["B", "S"], default="B")
+    abl.add_argument("--population", type=_positive, default=8)
+    abl.add_argument("--tournament", type=_positive, default=3)
+    abl.add_argument("--warmup", type=_positive, default=1,
+                     help="accepted layers before evolution starts mutating")  # fmt: skip
+    abl.add_argument("--samples", type=_positive, default=6,
+                     help="random layers per seed in the Random rows")  # fmt: skip
+    abl.add_argument("--novel", action="store_true",
+                     help="both arms redraw already evaluated structures")  # fmt: skip
+    abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
+    abl.add_argument("--jobs", type=_positive, default=2, help="processes (threads split)")
+    abl.add_argument("--root", help="studies, trainings (default: results/ablation/PRESET-SPACE)")
+    abl.add_argument("-o", "--out", default="docs/results.md", help="markdown results file")
+    abl.set_defaults(func=cmd_ablation)
+
     rr = study_command("rerank", "retrain the top layers and baselines on held-out data and "
                        "architectures; keep the best three", cmd_rerank)  # fmt: skip
     rr.add_argument("--top", type=_positive, default=10, help="finalists to rerank")
@@ -482,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     tr.add_argument("--baselines", nargs="*", default=list(BASELINES), help="known layers")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--coco", metavar="DIR", help="segmentation on COCO: DIR holds annotations/"
+                    "instances_{train,val}2017.json and {train,val}2017/")  # fmt: skip
+    tr.add_argument("--coco-limit", type=_positive, help="COCO images per split (seeded sample)")
     tr.add_argument("-o", "--out", help="folder for sample grids (default: RUNS/STUDY/transfer)")
     pub = study_command("publish", "register the kept layers in the MLflow Model Registry "
                         "(champion only when beaten)", cmd_publish)  # fmt: skip
@@ -492,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for results files
     try:
         if args.command == "layer" and args.layer_command == "random" and args.nodes <= 4:
             raise UsageError(f"--nodes must be above 4 (the initial nodes), got {args.nodes}")

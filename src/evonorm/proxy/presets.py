@@ -8,6 +8,10 @@
   ~100 s (run D). No augmentation, and BatchNorm at norms without an activation (BN-ReLU on the
   ResNet: 66 % with affine-only lone norms and augmentation, 81.5 % with BatchNorm lone norms
   and none). EfficientNet-B0 is shallower (depth 0.2) and trains at lr 0.05.
+- ``ablation``: the ``local`` networks at a fifth of the cost (100 steps of batch 32, a 20-step
+  quality check, 2000 held-out images) so that the ablation (``evonorm experiment ablation``)
+  affords hundreds of candidates per arm on a 2-core CPU; less accurate than ``local`` but it
+  ranks layers alike (docs/results.md).
 - ``paper``: CIFAR-10 with the paper's three anchors at proxy scale and ~2000 steps; for GPUs.
 """
 
@@ -157,6 +161,23 @@ _LOCAL = Preset(
     rerank_size=5000,
 )
 
+_ABLATION = Preset(
+    name="ablation",
+    dataset="fashion_mnist",
+    anchors=_archs(
+        ANCHORS,
+        resnet={**_LOCAL_SHAPE, "width": 0.0625, "lr": 0.1},
+        mobilenet_v2={**_LOCAL_SHAPE, "width": 0.25},
+        efficientnet_b0={**_LOCAL_SHAPE, "width": 0.25, "depth": 0.2},
+    ),
+    held_out=_LOCAL.held_out,
+    train=TrainConfig(steps=100, batch_size=32, lr=0.05, augment=False),
+    quality=QualityConfig(steps=20, min_accuracy=0.2, min_relative=0.5),
+    search_size=2000,
+    rerank_size=2000,
+    rerank_steps=200,
+)
+
 _PAPER = Preset(
     name="paper",
     dataset="cifar10",
@@ -178,7 +199,7 @@ _PAPER = Preset(
     rerank_size=5000,
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (_SMOKE, _LOCAL, _PAPER)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (_SMOKE, _LOCAL, _ABLATION, _PAPER)}
 
 
 def get_preset(name: str) -> Preset:

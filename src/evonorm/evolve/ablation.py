@@ -1,0 +1,443 @@
+"""The paper's ablation at proxy scale: does evolution with rejection find layers that random
+sampling and random search do not?
+
+Per seed ``s`` two searches of ``budget`` candidates run with the same preset, space and
+rejection chain, each in its own JournalFile under ``root``: ``random-s<s>`` (random search)
+and ``evolution-s<s>``. Then every row of the table is trained on every column (the anchors and
+the held-out networks) with the preset's rerank budget, scored on the ``rerank`` split (data
+split with seed ``s``, so never the images seed ``s``'s search scored):
+
+- baselines (BN-ReLU, BN-SiLU, GN-ReLU, EvoNorm-B0, EvoNorm-S0), one training per seed;
+- *Random*: the first ``samples`` random graphs of each seed's generator (what the
+  random-search arm draws first, before any rejection or duplicate check), trained as they are;
+- *Random + rejection*: the first ``samples`` layers that arm accepted;
+- *RS + rejection* and *Evolution*: each arm's best layer (highest mean search accuracy over
+  the anchors) at the budget, one per seed — picked on search scores only, so the rerank split
+  is not used for selection.
+
+Everything is resumable: a search continues its study, and every training is appended to
+``trainings.jsonl`` as it ends and never repeated. ``budget`` may grow between runs (pieces);
+the other settings are fixed by ``config.json`` on the first run. Work runs in ``jobs``
+processes of ``cpu_count // jobs`` torch threads each (small networks scale better across
+processes than across threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, fields
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evonorm.evolve.recovery import recover, requeue
+from evonorm.evolve.search import Search, SearchConfig, SearchError
+from evonorm.evolve.selection import RandomSearch
+from evonorm.evolve.storage import open_storage, quiet_optuna
+from evonorm.evolve.worker import WorkerSettings, work
+from evonorm.proxy.presets import get_preset
+from evonorm.proxy.rerank import result_to_dict
+from evonorm.proxy.score import train_layer
+from evonorm.space import KNOWN_LAYERS, LayerGraph
+
+__all__ = ["ARMS", "AblationConfig", "AblationResult", "Curve", "Row", "collect", "run_ablation"]
+
+ARMS = ("random", "evolution")
+ROW_ORDER = ("Random", "Random + rejection", "RS + rejection", "Evolution")
+TRAININGS = "trainings.jsonl"
+CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Everything but ``budget`` is fixed when ``root`` is first used."""
+
+    preset: str = "ablation"
+    budget: int = 150
+    seeds: int = 2
+    space: str = "B"
+    population: int = 8
+    tournament: int = 3
+    warmup: int = 1
+    samples: int = 6
+    novel: bool = False  # both arms redraw children whose structure was already evaluated
+    held_out: tuple[str, ...] = ("resnet_basic", "vgg")
+    baselines: tuple[str, ...] = ("bn_relu", "bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0")
+
+    def __post_init__(self) -> None:
+        preset = get_preset(self.preset)
+        for arch in self.held_out:
+            preset.arch(arch)
+        if len(self.held_out) < 1:
+            raise ValueError("the ablation needs at least one held-out architecture")
+        unknown = [b for b in self.baselines if b not in KNOWN_LAYERS]
+        if unknown:
+            raise ValueError(f"unknown baselines {unknown}; known: {', '.join(KNOWN_LAYERS)}")
+        for name in ("budget", "seeds", "samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for arm in ARMS:
+            self.search_config(arm, 0)  # validates space / population / tournament / warmup
+
+    @property
+    def archs(self) -> tuple[str, ...]:
+        return get_preset(self.preset).anchor_names + tuple(self.held_out)
+
+    def search_config(self, arm: str, seed: int) -> SearchConfig:
+        return SearchConfig(
+            preset=self.preset, space=self.space, strategy=arm, population=self.population,
+            tournament=self.tournament, selection="pareto", seed=seed,
+            warmup=self.warmup if arm == "evolution" else None, novel=self.novel,
+        )  # fmt: skip
+
+    def fixed(self) -> dict:
+        """The settings a resumed ablation must share (all but the budget)."""
+        data = asdict(self)
+        data.pop("budget")
+        data["held_out"] = list(self.held_out)
+        data["baselines"] = list(self.baselines)
+        return data
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: accuracies (fractions) per column over seeds or samples."""
+
+    name: str
+    kind: str  # baseline | random | search
+    cells: dict[str, list[float]]
+    over: str  # "seeds" | "samples"
+    layers: list[str] = field(default_factory=list)  # formulas behind the row
+
+    def mean(self, arch: str) -> float:
+        return statistics.fmean(self.cells[arch]) if self.cells[arch] else float("nan")
+
+    def std(self, arch: str) -> float:
+        values = self.cells[arch]
+        return statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Best mean search accuracy after each recorded candidate of one arm and seed."""
+
+    arm: str
+    seed: int
+    best: list[float]  # NaN until the first accepted layer
+    accepted: int
+    rejected: int
+    seconds: float  # the candidates' evaluation time, summed
+
+
+@dataclass(frozen=True)
+class AblationResult:
+    config: AblationConfig
+    rows: list[Row]
+    curves: list[Curve]
+    wall_seconds: float  # summed over all runs of this ablation
+
+    def efficiency(self) -> list[dict]:
+        """Per seed: random search's best at N and the candidates evolution needed to reach it."""
+        out = []
+        for seed in range(self.config.seeds):
+            rs = _curve(self.curves, "random", seed)
+            ev = _curve(self.curves, "evolution", seed)
+            if rs is None or ev is None:
+                continue
+            target = _last_finite(rs.best)
+            reached = next(
+                (i + 1 for i, b in enumerate(ev.best) if np.isfinite(b) and b >= target), None
+            )
+            out.append({
+                "seed": seed, "budget": len(rs.best), "random_best": target,
+                "evolution_best": _last_finite(ev.best), "evolution_needed": reached,
+            })  # fmt: skip
+        return out
+
+
+def _curve(curves: Iterable[Curve], arm: str, seed: int) -> Curve | None:
+    return next((c for c in curves if c.arm == arm and c.seed == seed), None)
+
+
+def _last_finite(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return finite[-1] if finite else float("nan")
+
+
+# -- storage of an ablation ------------------------------------------------------------------
+
+
+def storage_url(root: Path, arm: str, seed: int) -> str:
+    return f"journal:{root / f'{arm}-s{seed}.log'}"
+
+
+def study_name(arm: str, seed: int) -> str:
+    return f"{arm}-s{seed}"
+
+
+def _check_config(root: Path, config: AblationConfig) -> None:
+    path = root / CONFIG
+    if path.exists():
+        stored = {**AblationConfig().fixed(), **json.loads(path.read_text())}  # later fields
+        if stored != config.fixed():
+            diff = ", ".join(
+                f"{k}: stored {stored.get(k)!r}, asked {v!r}"
+                for k, v in config.fixed().items()
+                if stored.get(k) != v
+            )
+            raise SearchError(
+                f"ablation in {root} was started with other settings ({diff}); use the same "
+                "settings (only --budget may change) or another --root"
+            )
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.fixed(), indent=1) + "\n")
+
+
+def _load_trainings(root: Path) -> dict[tuple[str, str, int], dict]:
+    done = {}
+    path = root / TRAININGS
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                done[(row["hash"], row["arch"], row["seed"])] = row
+    return done
+
+
+def _wall(root: Path, add: float = 0.0) -> float:
+    path = root / "wall_seconds"
+    total = (float(path.read_text()) if path.exists() else 0.0) + add
+    if add:
+        path.write_text(f"{total:.1f}\n")
+    return total
+
+
+# -- the jobs (each runs in a pool process) ----------------------------------------------------
+
+_DATA: dict = {}
+
+
+def _init(threads: int) -> None:
+    torch.set_num_threads(threads)
+    quiet_optuna()
+
+
+def _search_job(root: str, config: AblationConfig, arm: str, seed: int, threads: int) -> str:
+    storage = storage_url(Path(root), arm, seed)
+    Search.open(study_name(arm, seed), open_storage(storage), config.search_config(arm, seed))
+    work(WorkerSettings(study=study_name(arm, seed), storage=storage, budget=config.budget,
+                        threads=threads))  # fmt: skip
+    return f"search {arm} seed {seed}: {config.budget} candidates"
+
+
+def _train_job(preset_name: str, graph: dict, arch: str, seed: int) -> dict:
+    preset = get_preset(preset_name)
+    if (preset_name, seed) not in _DATA:
+        _DATA[(preset_name, seed)] = preset.load_data(seed=seed)
+    layer = LayerGraph.from_dict(graph)
+    result = train_layer(layer, arch, preset, _DATA[(preset_name, seed)], preset.rerank_train,
+                         seed)  # fmt: skip
+    return {
+        "hash": layer.structural_hash(), "arch": arch, "seed": seed,
+        "formula": layer.formula(), "result": result_to_dict(result),
+    }  # fmt: skip
+
+
+# -- which layers each row trains --------------------------------------------------------------
+
+
+def _open(root: Path, arm: str, seed: int) -> Search | None:
+    path = root / f"{arm}-s{seed}.log"
+    if not path.exists():
+        return None
+    storage = open_storage(storage_url(root, arm, seed), on_stale=requeue)
+    try:
+        return Search.open(study_name(arm, seed), storage)
+    except SearchError:
+        return None
+
+
+def random_samples(config: AblationConfig, seed: int) -> list[LayerGraph]:
+    """The first ``samples`` graphs the random-search arm of ``seed`` draws (same generator as
+    :meth:`Search.bind`: trial ``n`` draws from ``default_rng([seed, n])``)."""
+    return [
+        RandomSearch().child([], np.random.default_rng([seed, n]), config.space).graph
+        for n in range(config.samples)
+    ]
+
+
+def _best(search: Search, budget: int) -> LayerGraph | None:
+    """The best accepted layer among the first ``budget`` recorded candidates."""
+    scored = _accepted_within(search, budget)
+    return max(scored, key=lambda pair: pair[0])[1] if scored else None
+
+
+def _recorded(search: Search) -> list:
+    return [r for r in search.records() if r.status is not None]
+
+
+def _accepted_within(search: Search, budget: int) -> list[tuple[float, LayerGraph]]:
+    out = []
+    for r in _recorded(search)[:budget]:
+        if r.status == "accepted" and r.values:
+            out.append((float(np.mean(r.values)), LayerGraph.from_dict(r.attrs["graph"])))
+    return out
+
+
+def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, list]]:
+    """``(row, kind, over, [(seed, graph), ...])`` for every row whose layers are known now."""
+    seeds = range(config.seeds)
+    rows = [
+        (name, "baseline", "seeds", [(s, KNOWN_LAYERS[name]) for s in seeds])
+        for name in config.baselines
+    ]
+    rows.append(("Random", "random", "samples",
+                 [(s, g) for s in seeds for g in random_samples(config, s)]))  # fmt: skip
+    with_rejection, best = {"random": [], "evolution": []}, {"random": [], "evolution": []}
+    for seed in seeds:
+        for arm in ARMS:
+            search = _open(root, arm, seed)
+            if search is None or len(_recorded(search)) < config.budget:
+                continue
+            layer = _best(search, config.budget)
+            if layer is not None:
+                best[arm].append((seed, layer))
+            if arm == "random":
+                accepted = _accepted_within(search, config.budget)[: config.samples]
+                with_rejection[arm] += [(seed, g) for _, g in accepted]
+    rows.append(("Random + rejection", "random", "samples", with_rejection["random"]))
+    rows.append(("RS + rejection", "search", "seeds", best["random"]))
+    rows.append(("Evolution", "search", "seeds", best["evolution"]))
+    return rows
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def run_ablation(
+    config: AblationConfig,
+    root: Path,
+    *,
+    jobs: int = 1,
+    echo: Callable[[str], None] = print,
+) -> AblationResult:
+    """Run (or resume) the searches and trainings, then collect the result."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    root = Path(root)
+    _check_config(root, config)
+    start = time.perf_counter()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    log = root / TRAININGS
+    done = _load_trainings(root)
+    context = get_context("spawn")  # torch and fork do not mix
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init,
+                                 initargs=(threads,)) as pool:  # fmt: skip
+            pending = {}
+            for seed in range(config.seeds):
+                for arm in reversed(ARMS):  # evolution first: its searches are the longest
+                    search = _open(root, arm, seed)
+                    if search is not None:
+                        recover(search.study)
+                    if search is None or len(_recorded(search)) < config.budget:
+                        future = pool.submit(_search_job, str(root), config, arm, seed, threads)
+                        pending[future] = ("search", arm, seed)
+            queued: set = set()
+
+            def queue_trainings() -> None:
+                for _, _, _, layers in plan_rows(config, root):
+                    for seed, graph in layers:
+                        for arch in config.archs:
+                            key = (graph.structural_hash(), arch, seed)
+                            if key in done or key in queued:
+                                continue
+                            queued.add(key)
+                            future = pool.submit(_train_job, config.preset, graph.to_dict(),
+                                                 arch, seed)  # fmt: skip
+                            pending[future] = ("train", graph.formula(), arch, seed)
+
+            queue_trainings()
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    what = pending.pop(future)
+                    if future.exception() is not None:  # a bug: stop, loudly, queue dropped
+                        for other in pending:
+                            other.cancel()
+                        raise future.exception()
+                    value = future.result()
+                    if what[0] == "search":
+                        echo(value)
+                        queue_trainings()  # its best and accepted layers are now known
+                        continue
+                    done[(value["hash"], value["arch"], value["seed"])] = value
+                    with log.open("a") as f:
+                        f.write(json.dumps(value) + "\n")
+                    r, formula = value["result"], value["formula"][:40]
+                    echo(f"trained {formula:40} {value['arch']:16} seed {value['seed']}: "
+                         f"{r['accuracy']:.2%} in {r['seconds']:.0f} s")  # fmt: skip
+    finally:
+        _wall(root, time.perf_counter() - start)
+    return collect(config, root)
+
+
+def collect(config: AblationConfig, root: Path) -> AblationResult:
+    """The table and curves from what ``root`` holds (missing trainings leave cells short)."""
+    root = Path(root)
+    done = _load_trainings(root)
+    rows = []
+    for name, kind, over, layers in plan_rows(config, root):
+        cells: dict[str, list[float]] = {arch: [] for arch in config.archs}
+        for seed, graph in layers:
+            for arch in config.archs:
+                row = done.get((graph.structural_hash(), arch, seed))
+                if row is not None:
+                    cells[arch].append(row["result"]["accuracy"])
+        formulas = list(dict.fromkeys(g.formula() for _, g in layers))
+        rows.append(Row(_display(name), kind, cells, over, formulas))
+    curves = []
+    for seed in range(config.seeds):
+        for arm in ARMS:
+            search = _open(root, arm, seed)
+            if search is not None:
+                curves.append(_curve_of(search, arm, seed, config.budget))
+    return AblationResult(config, rows, curves, _wall(root))
+
+
+def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
+    best, current, accepted, rejected, seconds = [], float("nan"), 0, 0, 0.0
+    for r in _recorded(search)[:budget]:
+        seconds += float(r.attrs.get("seconds") or 0.0)
+        if r.status == "rejected":
+            rejected += 1
+        if r.state == "COMPLETE" and r.values:
+            accepted += r.status == "accepted"
+            mean = float(np.mean(r.values))
+            current = mean if not np.isfinite(current) else max(current, mean)
+        best.append(current)
+    return Curve(arm, seed, best, accepted, rejected, seconds)
+
+
+_NAMES = {
+    "bn_relu": "BN-ReLU", "bn_silu": "BN-SiLU", "gn_relu": "GN-ReLU",
+    "evonorm_b0": "EvoNorm-B0", "evonorm_s0": "EvoNorm-S0",
+}  # fmt: skip
+
+
+def _display(name: str) -> str:
+    return _NAMES.get(name, name)
+
+
+def config_from(**kwargs) -> AblationConfig:
+    """An :class:`AblationConfig` from keyword arguments, ignoring ``None`` values."""
+    known = {f.name for f in fields(AblationConfig)}
+    return AblationConfig(**{k: v for k, v in kwargs.items() if k in known and v is not None})

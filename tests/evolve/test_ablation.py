@@ -1,0 +1,107 @@
+"""The ablation at smoke scale, through the command: rows, columns, plot, resumption, settings
+checks. Values are not asserted (smoke training learns little); structure and bookkeeping are."""
+
+import json
+import re
+
+import pytest
+
+from evonorm.cli import main
+from evonorm.evolve.ablation import AblationConfig, collect, random_samples
+from evonorm.tracking.ablation import NOTES_MARKER
+
+ROWS = ["BN-ReLU", "BN-SiLU", "GN-ReLU", "EvoNorm-B0", "EvoNorm-S0", "Random",
+        "Random + rejection", "RS + rejection", "Evolution"]  # fmt: skip
+ARGS = ["--preset", "smoke", "--budget", "6", "--seeds", "2", "--samples", "2",
+        "--population", "2", "--tournament", "2", "--warmup", "1", "--jobs", "1"]  # fmt: skip
+CONFIG = AblationConfig(preset="smoke", budget=6, seeds=2, samples=2, population=2,
+                        tournament=2, warmup=1)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ablation")
+    out = root / "docs" / "results.md"
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root / "r"), "-o", str(out)]) == 0
+    return root / "r", out
+
+
+def table(text):
+    return next(b for b in text.split("\n\n") if b.startswith("| layer |")).splitlines()
+
+
+def table_rows(text):
+    return [line.split(" | ") for line in table(text)[2:]]
+
+
+def test_results_have_every_row_and_column_and_the_plot(ran):
+    _, out = ran
+    text = out.read_text()
+    header = table(text)[0]
+    for arch in ("resnet", "mobilenet_v2", "efficientnet_b0"):
+        assert f" {arch} |" in header
+    assert header.count("(held-out)") == 2
+    rows = table_rows(text)
+    assert [r[0].lstrip("| ") for r in rows] == ROWS
+    for r in rows:
+        assert len(r) == 2 + 5 + 1  # name, n, five columns, mean
+        for cell in r[2:7]:
+            assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cell.strip(" |")), cell
+    assert rows[0][1] == "2 seeds" and rows[5][1] == "4 samples"
+    plot = out.with_name("results-best-so-far.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](results-best-so-far.png)" in text
+    assert "evonorm experiment ablation --preset smoke --budget 6" in text
+    assert "target ≤ N/3 = 2" in text
+    assert text.count("| 0 | random |") == 1 and text.count("| 1 | evolution |") == 1
+
+
+def test_every_row_trained_on_every_column_and_searches_spent_the_budget(ran):
+    root, _ = ran
+    result = collect(CONFIG, root)
+    for row in result.rows:
+        expected = {"seeds": 2, "samples": None}[row.over]
+        sizes = {len(v) for v in row.cells.values()}
+        assert len(sizes) == 1, row.name  # every column has the same layers
+        if expected:
+            assert sizes == {expected}, row.name
+    assert sorted((c.arm, c.seed) for c in result.curves) == [
+        ("evolution", 0), ("evolution", 1), ("random", 0), ("random", 1)]  # fmt: skip
+    for curve in result.curves:
+        assert len(curve.best) == 6
+        finite = [b for b in curve.best if b == b]
+        assert finite == sorted(finite)  # best-so-far never drops
+    rs0 = next(c for c in result.curves if c.arm == "random" and c.seed == 0)
+    assert rs0.accepted + rs0.rejected <= 6
+    random_row = next(r for r in result.rows if r.name == "Random")
+    assert random_row.layers[0] == random_samples(CONFIG, 0)[0].formula()
+
+
+def test_a_second_run_resumes_without_training_anything(ran, capsys):
+    root, out = ran
+    before = (root / "trainings.jsonl").read_text()
+    out.write_text(out.read_text().replace("(not written yet)", "hand-written analysis"))
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 0
+    assert (root / "trainings.jsonl").read_text() == before
+    assert "trained " not in capsys.readouterr().err
+    text = out.read_text()
+    assert text.count(NOTES_MARKER) == 1 and "hand-written analysis" in text
+
+
+def test_other_settings_on_the_same_root_are_refused(ran, capsys):
+    root, out = ran
+    args = [a if a != "2" else "3" for a in ARGS]  # --seeds 3 ... (and samples/pop/tournament)
+    assert main(["experiment", "ablation", *args, "--root", str(root), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evonorm: error: ablation in") and "seeds: stored 2, asked 3" in err
+    assert json.loads((root / "config.json").read_text())["seeds"] == 2
+
+
+def test_bad_settings_are_one_clear_error(tmp_path, capsys):
+    args = ["experiment", "ablation", "--preset", "smoke", "--held-out", "lenet",
+            "--root", str(tmp_path / "r"), "-o", str(tmp_path / "x.md")]  # fmt: skip
+    assert main(args) == 2
+    assert "no architecture 'lenet'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "x.md").exists()
+    with pytest.raises(ValueError, match="warmup"):
+        AblationConfig(preset="smoke", population=2, tournament=2, warmup=3)
