@@ -177,6 +177,8 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             tournament=tournament,
             selection=args.selection,
             seed=args.seed,
+            warmup=args.warmup,
+            novel=args.novel,
         )
         settings = WorkerSettings(
             study=args.study, storage=storage, budget=args.budget, device=args.device
@@ -456,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("--population", type=_positive, default=16)
     evolve.add_argument("--tournament", default="4", help="a count, or a fraction like 0.25")
     evolve.add_argument("--selection", choices=["pareto", "average"], default="pareto")
+    evolve.add_argument(
+        "--warmup", type=_positive, help="accepted layers before mutation starts (default: all)"
+    )
+    evolve.add_argument(
+        "--novel", action="store_true", help="redraw children already evaluated (same structure)"
+    )
     evolve.add_argument("--seed", type=int, default=0)
     evolve.add_argument("--device", default="cpu", help="torch device for the workers")
     evolve.add_argument(

@@ -55,6 +55,7 @@ def test_search_runs_resumes_and_is_tracked(tmp_path):
         (["--storage", "redis://localhost"], "is not supported"),
         (["--tournament", "0"], "tournament must be in"),
         (["--tournament", "1.5"], "tournament must be in (0, 1]"),
+        (["--warmup", "17"], "warmup must be in [1, population_size=16]"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(tmp_path, extra, message):

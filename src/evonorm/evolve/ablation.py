@@ -133,6 +133,7 @@ class Curve:
     best: list[float]  # NaN until the first accepted layer
     accepted: int
     rejected: int
+    duplicates: int  # cache hits: same structure or function as an evaluated layer
     seconds: float  # the candidates' evaluation time, summed
 
 
@@ -414,17 +415,17 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
 
 
 def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
-    best, current, accepted, rejected, seconds = [], float("nan"), 0, 0, 0.0
+    best, current, accepted, rejected, duplicates, seconds = [], float("nan"), 0, 0, 0, 0.0
     for r in _recorded(search)[:budget]:
         seconds += float(r.attrs.get("seconds") or 0.0)
-        if r.status == "rejected":
-            rejected += 1
+        rejected += r.status == "rejected"
+        duplicates += r.status == "duplicate"
         if r.state == "COMPLETE" and r.values:
             accepted += r.status == "accepted"
             mean = float(np.mean(r.values))
             current = mean if not np.isfinite(current) else max(current, mean)
         best.append(current)
-    return Curve(arm, seed, best, accepted, rejected, seconds)
+    return Curve(arm, seed, best, accepted, rejected, duplicates, seconds)
 
 
 _NAMES = {

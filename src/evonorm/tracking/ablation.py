@@ -131,14 +131,14 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
         "searches select on). Both arms draw the same random layers until evolution starts "
         "mutating, so their curves start together.",
         "",
-        "| seed | arm | accepted | rejected | CPU-s per candidate | best at N |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| seed | arm | accepted | rejected | duplicates | CPU-s per candidate | best at N |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for c in sorted(result.curves, key=lambda c: (c.seed, c.arm)):
         per = c.seconds / max(1, len(c.best))
         best = c.best[-1] if c.best else float("nan")
-        lines.append(f"| {c.seed} | {c.arm} | {c.accepted} | {c.rejected} | {per:.1f} | "
-                     f"{_pct(best)} |")  # fmt: skip
+        lines.append(f"| {c.seed} | {c.arm} | {c.accepted} | {c.rejected} | {c.duplicates} | "
+                     f"{per:.1f} | {_pct(best)} |")  # fmt: skip
     lines += [
         "",
         f"Candidates evolution needed to reach random search's best at N = {config.budget} "
