@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from evonorm.evolve.recovery import recover, requeue
-from evonorm.evolve.search import Search, SearchConfig, SearchError
+from evonorm.evolve.search import Search, SearchConfig, SearchError, settings_diff
 from evonorm.evolve.selection import RandomSearch
 from evonorm.evolve.storage import open_storage, quiet_optuna
 from evonorm.evolve.worker import WorkerSettings, work
@@ -188,11 +188,7 @@ def _check_config(root: Path, config: AblationConfig) -> None:
     if path.exists():
         stored = {**AblationConfig().fixed(), **json.loads(path.read_text())}  # later fields
         if stored != config.fixed():
-            diff = ", ".join(
-                f"{k}: stored {stored.get(k)!r}, asked {v!r}"
-                for k, v in config.fixed().items()
-                if stored.get(k) != v
-            )
+            diff = settings_diff(stored, config.fixed())
             raise SearchError(
                 f"ablation in {root} was started with other settings ({diff}); use the same "
                 "settings (only --budget may change) or another --root"
@@ -275,22 +271,17 @@ def random_samples(config: AblationConfig, seed: int) -> list[LayerGraph]:
     ]
 
 
-def _best(search: Search, budget: int) -> LayerGraph | None:
-    """The best accepted layer among the first ``budget`` recorded candidates."""
-    scored = _accepted_within(search, budget)
-    return max(scored, key=lambda pair: pair[0])[1] if scored else None
-
-
 def _recorded(search: Search) -> list:
     return [r for r in search.records() if r.status is not None]
 
 
-def _accepted_within(search: Search, budget: int) -> list[tuple[float, LayerGraph]]:
-    out = []
-    for r in _recorded(search)[:budget]:
-        if r.status == "accepted" and r.values:
-            out.append((float(np.mean(r.values)), LayerGraph.from_dict(r.attrs["graph"])))
-    return out
+def _accepted(recorded: list) -> list[tuple[float, LayerGraph]]:
+    """(mean search accuracy, graph) of the accepted layers among ``recorded``, in order."""
+    return [
+        (float(np.mean(r.values)), LayerGraph.from_dict(r.attrs["graph"]))
+        for r in recorded
+        if r.status == "accepted" and r.values
+    ]
 
 
 def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, list]]:
@@ -306,14 +297,14 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
     for seed in seeds:
         for arm in ARMS:
             search = _open(root, arm, seed)
-            if search is None or len(_recorded(search)) < config.budget:
+            recorded = _recorded(search)[: config.budget] if search is not None else []
+            if len(recorded) < config.budget:
                 continue
-            layer = _best(search, config.budget)
-            if layer is not None:
-                best[arm].append((seed, layer))
+            accepted = _accepted(recorded)
+            if accepted:  # the best layer among the first `budget` candidates
+                best[arm].append((seed, max(accepted, key=lambda pair: pair[0])[1]))
             if arm == "random":
-                accepted = _accepted_within(search, config.budget)[: config.samples]
-                with_rejection[arm] += [(seed, g) for _, g in accepted]
+                with_rejection[arm] += [(seed, g) for _, g in accepted[: config.samples]]
     rows.append(("Random + rejection", "random", "samples", with_rejection["random"]))
     rows.append(("RS + rejection", "search", "seeds", best["random"]))
     rows.append(("Evolution", "search", "seeds", best["evolution"]))

@@ -37,6 +37,12 @@ REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = ("accepted", "rejected", "duplicate", "error")
 
 
+def settings_diff(stored: dict, asked: dict) -> str:
+    """``"key: stored X, asked Y"`` for every setting of ``asked`` that ``stored`` differs on."""
+    changed = (k for k, v in asked.items() if stored.get(k) != v)
+    return ", ".join(f"{k}: stored {stored.get(k)!r}, asked {asked[k]!r}" for k in changed)
+
+
 class SearchError(ValueError):
     """A search that cannot be opened as asked (e.g. resumed with other settings)."""
 
@@ -154,11 +160,7 @@ class Search:
             study.set_metric_names(list(config.anchors))
             study.set_user_attr(CONFIG_ATTR, config.to_attrs())
         elif SearchConfig.from_attrs(stored) != config:  # a field added later reads as default
-            diff = ", ".join(
-                f"{k}: stored {stored.get(k)!r}, asked {v!r}"
-                for k, v in config.to_attrs().items()
-                if stored.get(k) != v
-            )
+            diff = settings_diff(stored, config.to_attrs())
             raise SearchError(
                 f"search {name!r} exists with other settings ({diff}); resume it with the same "
                 "settings or pick another --study name"
