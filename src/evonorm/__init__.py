@@ -15,11 +15,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``evonorm.publish_layer`` / ``evonorm.load_layer`` without importing MLflow up front."""
+    """``evonorm.publish_layer`` / ``evonorm.load_layer`` without importing MLflow up front, and
+    ``evonorm.place_layer`` without importing torchvision."""
     if name in ("publish_layer", "load_layer"):
         from evonorm import tracking
 
         return getattr(tracking, name)
+    if name == "place_layer":
+        from evonorm.proxy.placement import place_layer
+
+        return place_layer
     raise AttributeError(f"module 'evonorm' has no attribute {name!r}")
 
 
@@ -33,6 +38,7 @@ __all__ = [
     "known_layer",
     "load_layer",
     "mutate",
+    "place_layer",
     "publish_layer",
     "random_graph",
     "standalone_source",

@@ -304,18 +304,19 @@ def cmd_transfer(args: argparse.Namespace) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchError
-    from evonorm.evolve.after import kept_layers
-    from evonorm.tracking import default_tracking_uri, publish_layer
+    from evonorm.tracking import default_tracking_uri
+    from evonorm.tracking.registry import publish_search
 
     search = _open_search(args)
     uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
     try:
-        layers = kept_layers(search)
+        published = publish_search(search, uri)
     except SearchError as exc:
         raise UsageError(str(exc)) from None
-    for name, graph, metrics in layers:
-        version = publish_layer(graph, name, tracking_uri=uri, metrics=metrics)
-        print(f"models:/{name}/{version}  rerank {metrics['rerank_accuracy']:.2%}  {uri}")
+    for entry in published:
+        print(f"{entry.line()}  {uri}")
+    if not any(entry.verdict.passed for entry in published):
+        print(f"no layer of search {search.name!r} passed the champion gate (beat BN-ReLU)")
 
 
 def cmd_pipeline(args: argparse.Namespace) -> None:
@@ -349,6 +350,7 @@ def _where(arguments: dict) -> None:
 
     from evonorm.evolve import Search, open_storage
     from evonorm.evolve.after import rerank_summary
+    from evonorm.tracking.gate import evidence_from_rerank, verdict
 
     study, storage = arguments.get("study", "evonorm"), arguments.get("storage", "")
     uri = arguments.get("tracking_uri", "")
@@ -361,12 +363,25 @@ def _where(arguments: dict) -> None:
     client = MlflowClient(uri)
     if not summary.get("kept"):
         print("champion: none yet: no layer was accepted; run again to continue the search")
-    for name in summary.get("kept", {}):
+        return
+    verdicts = {
+        name: verdict(evidence_from_rerank(summary, row, study))
+        for name, row in summary["kept"].items()
+    }
+    for name, gate in verdicts.items():
+        if not gate.passed:
+            print(f"layer:    models:/{name}@challenger (champion gate failed: {gate.reason})")
+            continue
         try:
             version = client.get_model_version_by_alias(name, "champion")
             print(f"champion: models:/{name}@champion (version {version.version})")
         except MlflowException:
-            print(f"layer:    models:/{name} (did not beat the champion)")
+            print(f"layer:    models:/{name} (passed the gate; not registered yet)")
+    if not any(gate.passed for gate in verdicts.values()):
+        print(
+            f"champion gate: no layer of search {study!r} beat BN-ReLU in its rerank; "
+            "nothing was crowned"
+        )
 
 
 def _positive(text: str) -> int:

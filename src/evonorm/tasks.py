@@ -21,7 +21,6 @@ import torch
 
 from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
 from evonorm.evolve.after import (
-    kept_layers,
     rerank_search,
     rerank_summary,
     transfer_data,
@@ -204,11 +203,9 @@ def transfer(study: str, storage: str, tasks: list[str], out: str = "") -> str:
 
 
 def register(study: str, storage: str, tracking_uri: str) -> str:
-    """Publish the kept layers to the MLflow Model Registry (champion only when beaten);
-    ``[{name, version, alias}]`` as JSON."""
-    from mlflow.tracking import MlflowClient
-
-    from evonorm.tracking import publish_layer
+    """Publish the kept layers to the MLflow Model Registry (champion only through the gate
+    and when beaten); ``[{name, version, aliases, gate, reason}]`` as JSON."""
+    from evonorm.tracking.registry import publish_search
 
     search = _search(study, storage)
     if not rerank_summary(search):
@@ -216,13 +213,19 @@ def register(study: str, storage: str, tracking_uri: str) -> str:
     tracking_uri = _tracking(tracking_uri)
     if not tracking_uri:
         raise ValueError("no MLflow tracking URI: pass tracking_uri or set MLFLOW_TRACKING_URI")
-    client = MlflowClient(tracking_uri)
-    published = []
-    for name, graph, metrics in kept_layers(search):
-        version = publish_layer(graph, name, tracking_uri=tracking_uri, metrics=metrics)
-        aliases = client.get_model_version(name, str(version)).aliases
-        published.append({"name": name, "version": version, "aliases": sorted(aliases)})
-    return json.dumps(published)
+    published = publish_search(search, tracking_uri)
+    return json.dumps(
+        [
+            {
+                "name": p.name,
+                "version": p.version,
+                "aliases": list(p.aliases),
+                "gate": p.verdict.passed,
+                "reason": p.verdict.reason,
+            }
+            for p in published
+        ]
+    )
 
 
 def finalize(study: str, storage: str, tracking_uri: str, status: str, report_dir: str) -> str:

@@ -12,7 +12,9 @@ import torchvision
 
 import evonorm
 from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
+from evonorm.evolve.after import rerank_summary
 from evonorm.evolve.steps import generate, record
+from evonorm.tracking.gate import evidence_from_rerank, verdict
 
 
 def evonorm_cli(cwd, *args, timeout=600):
@@ -57,17 +59,29 @@ def test_a_smoke_study_reranked_transferred_published_and_pulled(tmp_path):
 
     published = evonorm_cli(tmp_path, "publish", "demo")
     assert published.returncode == 0, published.stderr
-    assert [line.split()[0] for line in published.stdout.splitlines()] == [
+    versions = [line for line in published.stdout.splitlines() if line.startswith("models:/")]
+    assert [line.split()[0] for line in versions] == [
         "models:/demo-B0/1", "models:/demo-B1/1", "models:/demo-B2/1"
     ]  # fmt: skip
+    # The registry's aliases are the champion gate's verdicts on the stored rerank.
+    search = Search.open("demo", open_storage(f"journal:{tmp_path / 'runs/demo/optuna.log'}"))
+    summary = rerank_summary(search)
+    gates = {
+        n: verdict(evidence_from_rerank(summary, row, "demo")) for n, row in summary["kept"].items()
+    }
+    for line, (name, gate) in zip(versions, gates.items(), strict=True):
+        assert ("(champion)" in line) == gate.passed and name in line
+    crowned = any(g.passed for g in gates.values())
+    assert ("no layer of search 'demo' passed the champion gate" in published.stdout) != crowned
+    alias = "champion" if gates["demo-B0"].passed else "challenger"
     uri = f"sqlite:///{tmp_path / 'runs/demo/mlflow.db'}"
-    factory = evonorm.load_layer("models:/demo-B0@champion", tracking_uri=uri)
+    factory = evonorm.load_layer(f"models:/demo-B0@{alias}", tracking_uri=uri)
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=10, norm_layer=factory)
+    model = evonorm.place_layer(torchvision.models.resnet18(num_classes=10), factory)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert sum(p.requires_grad for p in model.parameters()) > 0
 
-    pulled = evonorm_cli(tmp_path, "layer", "pull", "demo-B0@champion", "-o", "pulled",
+    pulled = evonorm_cli(tmp_path, "layer", "pull", f"demo-B0@{alias}", "-o", "pulled",
                          "--tracking-uri", uri)  # fmt: skip
     assert pulled.returncode == 0, pulled.stderr
     spec = importlib.util.spec_from_file_location("demo_b0", tmp_path / "pulled/demo_b0.py")

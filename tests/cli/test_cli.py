@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from evonorm import LayerGraph, known_layer
+from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
 from evonorm.cli import main
 
 
@@ -83,7 +83,7 @@ def test_explore_smoke(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in rows][:2] == ["bn_relu", "bn_silu"]
-    assert len(rows) == 9 + 2
+    assert len(rows) == len(KNOWN_LAYERS) + 2
     assert rows[3]["formula"] == known_layer("evonorm_b0").formula()
     assert all(0.0 <= r["held_out_accuracy"] <= 1.0 for r in rows)
     assert LayerGraph.from_json((out / "graphs" / "random_1.json").read_text()).space == "S"

@@ -20,6 +20,9 @@ from evonorm.components.reject.component import reject
 from evonorm.components.rerank.component import rerank
 from evonorm.components.train.component import train
 from evonorm.components.transfer.component import transfer
+from evonorm.evolve import Search, open_storage
+from evonorm.evolve.after import rerank_summary
+from evonorm.tracking.gate import evidence_from_rerank, verdict
 
 FOLDER = Path(package.__file__).parent
 COMPONENTS = {
@@ -81,7 +84,18 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
     assert moved == {}
     published = json.loads(register.python_func(study="s", storage=storage, tracking_uri=uri,
                                                 after=""))  # fmt: skip
-    assert published == [{"name": "s-B0", "version": 1, "aliases": ["champion"]}]
+    summary = rerank_summary(Search.open("s", open_storage(storage)))
+    gate = verdict(evidence_from_rerank(summary, summary["kept"]["s-B0"], "s"))
+    alias = "champion" if gate.passed else "challenger"
+    assert published == [
+        {
+            "name": "s-B0",
+            "version": 1,
+            "aliases": [alias],
+            "gate": gate.passed,
+            "reason": gate.reason,
+        }
+    ]
 
 
 def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):

@@ -13,8 +13,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from evonorm.evolve import Search, open_storage
+from evonorm.evolve.after import rerank_summary
 from evonorm.pipelines import PIPELINES
 from evonorm.pipelines.client import COMPILED, compile_pipeline, parse_params, schedule, submit
+from evonorm.tracking.gate import evidence_from_rerank, verdict
 
 
 def cli(*args, cwd=None, timeout=900):
@@ -151,8 +153,13 @@ def test_the_pipeline_runs_end_to_end_on_the_local_runner(tmp_path):
     assert search.census().done == 4
     assert {r.attrs["owner"].get("pipeline_run") is not None for r in search.records()} == {True}
     client = MlflowClient(uri)
-    champion = client.get_model_version_by_alias("p-B0", "champion")
-    assert int(champion.version) == 1
+    summary = rerank_summary(search)
+    gate = verdict(evidence_from_rerank(summary, summary["kept"]["p-B0"], "p"))
+    version = client.get_model_version_by_alias("p-B0", "champion" if gate.passed else "challenger")
+    assert int(version.version) == 1 and version.tags["evonorm.gate"] == (
+        "passed" if gate.passed else "failed"
+    )
+    assert ("champion gate: no layer of search 'p' beat BN-ReLU" in done.stdout) != gate.passed
     assert (runs / "p/report/report.md").read_text().count("## Rerank") == 1
     experiment = client.get_experiment_by_name("evonorm")
     (parent,) = client.search_runs([experiment.experiment_id],

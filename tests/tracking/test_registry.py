@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 import evonorm
 from evonorm import build_layer, known_layer
 from evonorm.tracking import LayerNotFound, pull_layer
+from evonorm.tracking.gate import RerankEvidence
 
 
 @pytest.fixture
@@ -25,24 +26,79 @@ def aliases(uri, name):
     return {alias: int(version) for alias, version in model.aliases.items()}
 
 
-def test_champion_moves_only_when_beaten(uri, tmp_path, monkeypatch):
+BN = {"resnet": 0.84, "resnet_basic": 0.86, "vgg": 0.87}
+
+
+def rerank(gain, *, protocol="local@aaa/600/rerank/resnet,resnet_basic,vgg", drop=None):
+    """Evidence of a layer ``gain`` above BN-ReLU on every network (``drop``: one it breaks)."""
+    layer = {arch: value + gain for arch, value in BN.items()}
+    if drop:
+        layer[drop] = 0.1
+    return RerankEvidence(
+        search="demo",
+        protocol=protocol,
+        layer=layer,
+        bn_relu=BN,
+        held_out=("resnet_basic", "vgg"),
+        seed_std=0.005,
+    )
+
+
+def test_champion_needs_the_gate_and_moves_only_when_beaten(uri, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder (MLflow's ./mlruns)
     b0, s0 = known_layer("evonorm_b0"), known_layer("evonorm_s0")
-    assert evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri,
-                                 metrics={"rerank_accuracy": 0.80}) == 1  # fmt: skip
+    client = MlflowClient(uri)
+    assert evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, evidence=rerank(0.02)) == 1
     assert aliases(uri, "demo-B0") == {"champion": 1}
-    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, metrics={"rerank_accuracy": 0.79})
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, evidence=rerank(0.01))
     assert aliases(uri, "demo-B0") == {"champion": 1, "challenger": 2}
-    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, metrics={"rerank_accuracy": 0.81})
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, evidence=rerank(0.03))
     assert aliases(uri, "demo-B0") == {"champion": 3, "challenger": 2}
+    # A higher mean that breaks a held-out network does not pass the gate: challenger, reason kept.
+    evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, evidence=rerank(0.2, drop="vgg"))
+    assert aliases(uri, "demo-B0") == {"champion": 3, "challenger": 4}
+    tags = client.get_model_version("demo-B0", "4").tags
+    assert (
+        tags["evonorm.gate"] == "failed"
+        and "vgg 10.00% is more than 2" in tags["evonorm.gate.reason"]
+    )
+    # No rerank at all, whatever the metrics say: challenger.
+    evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, metrics={"rerank_accuracy": 0.99})
+    assert aliases(uri, "demo-B0")["champion"] == 3
+    assert client.get_model_version("demo-B0", "5").tags["evonorm.gate"] == "failed"
+    # A champion of another rerank protocol (an older preset) neither blocks nor counts.
+    newer = "local@bbb/600/rerank/resnet,resnet_basic,vgg"
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, evidence=rerank(0.01, protocol=newer))
+    assert aliases(uri, "demo-B0")["champion"] == 6
+    # An explicit override crowns a failing layer, and its tags say so.
+    evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, alias="champion", evidence=rerank(-0.05))
+    assert aliases(uri, "demo-B0")["champion"] == 7
+    assert client.get_model_version("demo-B0", "7").tags["evonorm.gate"] == "overridden"
     evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, alias="baseline")
-    assert aliases(uri, "demo-B0")["baseline"] == 4
+    assert aliases(uri, "demo-B0")["baseline"] == 8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlartifacts", "registry.db"]
+
+
+def test_descriptions_say_formula_origin_rerank_beside_bn_relu_and_how_to_load(uri):
+    graph = known_layer("evonorm_b0")
+    evonorm.publish_layer(graph, "demo-B0", tracking_uri=uri, evidence=rerank(0.02))
+    client = MlflowClient(uri)
+    text = client.get_model_version("demo-B0", "1").description
+    assert graph.formula() in text and "search `demo`" in text
+    assert "| vgg (held out) | 89.00% | 87.00% |" in text and "Champion gate passed" in text
+    assert 'evonorm.load_layer("models:/demo-B0@champion")' in text
+    assert "evonorm.place_layer" in text
+    assert graph.formula() in client.get_registered_model("demo-B0").description
+    evonorm.publish_layer(graph, "demo-S0", tracking_uri=uri, evidence=rerank(-0.01))
+    assert (
+        "No version has passed the champion gate"
+        in client.get_registered_model("demo-S0").description
+    )
 
 
 def test_load_layer_gives_a_norm_layer_factory_matching_the_graph(uri):
     graph = known_layer("evonorm_s0")
-    evonorm.publish_layer(graph, "demo-S0", tracking_uri=uri, metrics={"rerank_accuracy": 0.8})
+    evonorm.publish_layer(graph, "demo-S0", tracking_uri=uri, evidence=rerank(0.02))
     for ref in ("models:/demo-S0@champion", "models:/demo-S0/1"):
         factory = evonorm.load_layer(ref, tracking_uri=uri)
         model = torchvision.models.resnet18(num_classes=10, norm_layer=factory)
@@ -54,8 +110,9 @@ def test_load_layer_gives_a_norm_layer_factory_matching_the_graph(uri):
 
 def test_pulled_files_and_standalone_module_match_the_compiled_layer(uri, tmp_path):
     graph = known_layer("evonorm_b0")
-    evonorm.publish_layer(graph, "demo-B0", tracking_uri=uri,
-                          metrics={"rerank_accuracy": 0.8, "mask_ap": 0.3})  # fmt: skip
+    evonorm.publish_layer(
+        graph, "demo-B0", tracking_uri=uri, metrics={"mask_ap": 0.3}, evidence=rerank(0.02)
+    )
     folder = pull_layer("models:/demo-B0@champion", tmp_path / "out", tracking_uri=uri)
     files = {p.name for p in folder.iterdir()}
     assert files == {"graph.json", "formula.txt", "metrics.json", "graph.png", "demo_b0.py"}
@@ -95,7 +152,9 @@ def test_missing_model_version_or_alias_is_one_clear_error(uri):
 
 
 def test_layer_pull_cli(uri, tmp_path):
-    evonorm.publish_layer(known_layer("evonorm_s0"), "cli-S0", tracking_uri=uri)
+    evonorm.publish_layer(
+        known_layer("evonorm_s0"), "cli-S0", tracking_uri=uri, evidence=rerank(0.02)
+    )
     run = [sys.executable, "-m", "evonorm", "layer", "pull", "--tracking-uri", uri]
     done = subprocess.run([*run, "cli-S0", "-o", str(tmp_path / "o")],
                           capture_output=True, text=True)  # fmt: skip

@@ -92,7 +92,7 @@ def test_publish_and_pull_through_a_server_with_s3_artifacts(mlflow_server, s3, 
     assert sum(k.endswith("/layer/graph.json") for k in keys) == 2
     assert any(k.endswith("/layer/srv_b0.py") for k in keys)
 
-    folder = pull_layer("models:/srv-B0@champion", tmp_path / "pulled", tracking_uri=mlflow_server)
+    folder = pull_layer("models:/srv-B0/1", tmp_path / "pulled", tracking_uri=mlflow_server)
     assert (folder / "graph.json").read_text().strip() == graph.to_json(indent=2)
     factory = evonorm.load_layer("models:/srv-B0@challenger", tracking_uri=mlflow_server)
     x = torch.randn(4, 8, 5, 5)

@@ -119,6 +119,7 @@ def rerank_search(
         "split": preset.rerank_train.eval_split,
         "archs": list(rows[0].cells),
         "seeds": list(seeds),
+        "protocol": preset.rerank_protocol(list(rows[0].cells)),
         "rows": [
             {
                 "name": row.entry.name,

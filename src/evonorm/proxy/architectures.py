@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 from torchvision.models import efficientnet, mnasnet, mobilenetv2, resnet
 
-from evonorm.proxy.substitution import NormAct, substitute
+from evonorm.proxy.substitution import LONE_NORMS, NormAct, substitute
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,26 @@ class ArchConfig:
     in_channels: int = 3
     num_classes: int = 10
     dropout: float = 0.0
-    lone_norm: str = "affine"  # what a norm not followed by an activation becomes
+    lone_norm: str = "affine"  # what a norm not followed by an activation becomes (or "own")
     zero_init_residual: bool = True  # residual-branch ends start at scale 0
     lr: float | None = None  # this network's peak learning rate (None: the preset's)
+    # Feature maps are kept at least min_map x min_map: a stride-2 conv or pool that would go
+    # below it keeps the resolution instead (1: the reference strides). Needs the image size.
+    min_map: int = 1
+    image_size: int = 32
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.depth <= 0:
             raise ValueError(f"width and depth must be > 0, got {self.width}, {self.depth}")
+        if self.lone_norm not in (*LONE_NORMS, "own"):
+            known = ", ".join((*LONE_NORMS, "own"))
+            raise ValueError(f"lone_norm must be one of {known}, got {self.lone_norm!r}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.min_map < 1 or self.image_size < 1:
+            raise ValueError(
+                f"min_map and image_size must be >= 1, got {self.min_map}, {self.image_size}"
+            )
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 
@@ -61,14 +73,65 @@ def register(name: str) -> Callable[[Builder], Builder]:
     return decorate
 
 
-def build_model(name: str, config: ArchConfig, norm_act: NormAct) -> nn.Module:
-    """The network ``name`` with ``norm_act`` in every norm-act slot."""
+def build_model(
+    name: str, config: ArchConfig, norm_act: NormAct, *, lone_norm: str | None = None
+) -> nn.Module:
+    """The network ``name`` with ``norm_act`` in every norm-act slot. ``lone_norm`` resolves a
+    config's ``"own"`` rule for this layer (see :func:`evonorm.proxy.substitution.own_lone_norm`);
+    without it, ``"own"`` means the paper's affine-only rule."""
     if name not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
     model = ARCHITECTURES[name](config)
-    return substitute(
-        model, norm_act, lone_norm=config.lone_norm, zero_init_residual=config.zero_init_residual
-    )
+    if config.min_map > 1:
+        _keep_maps(model, config)
+    rule = config.lone_norm if config.lone_norm != "own" else (lone_norm or "affine")
+    return substitute(model, norm_act, lone_norm=rule, zero_init_residual=config.zero_init_residual)
+
+
+def _keep_maps(model: nn.Module, config: ArchConfig) -> None:
+    """Turn every stride-2 conv or pool whose output would be smaller than ``min_map`` into a
+    stride-1 one, earliest map size first (each change enlarges the maps after it)."""
+    stem = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    while True:
+        sizes = _strided_inputs(model, config, skip=stem)
+        shrinking = [m for m, size in sizes if _halved(m, size) < config.min_map]
+        if not shrinking:
+            return
+        first = dict(sizes)[shrinking[0]]  # a block's conv and its shortcut change together
+        for module in (m for m in shrinking if dict(sizes)[m] == first):
+            if isinstance(module, nn.Conv2d):
+                module.stride = (1, 1)
+            else:
+                module.kernel_size, module.stride = 1, 1
+
+
+def _strided_inputs(model: nn.Module, config: ArchConfig, *, skip: nn.Module) -> list:
+    """``[(module, input size)]`` of the stride-2 convs and pools but ``skip``, in run order."""
+    seen: list = []
+
+    def record(module, inputs, _output):
+        seen.append((module, inputs[0].shape[-1]))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules()
+             if m is not skip and _stride(m) == 2]  # fmt: skip
+    with torch.no_grad():
+        model.eval()(torch.zeros(2, config.in_channels, config.image_size, config.image_size))
+    for hook in hooks:
+        hook.remove()
+    model.train()
+    return list(dict(seen).items())  # first call of each module
+
+
+def _halved(module: nn.Module, size: int) -> int:
+    """The output size of a stride-2 ``module`` on a ``size`` map (convs pad, pools do not)."""
+    return size // 2 if isinstance(module, nn.MaxPool2d | nn.AvgPool2d) else -(-size // 2)
+
+
+def _stride(module: nn.Module) -> int:
+    if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+        stride = module.stride
+        return stride[0] if isinstance(stride, tuple) else stride
+    return 1
 
 
 def _scaled(channels: int, width: float, minimum: int = 4) -> int:

@@ -12,6 +12,7 @@ from evonorm.compile import build_layer
 from evonorm.proxy.architectures import build_model
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import Preset
+from evonorm.proxy.substitution import own_lone_norm
 from evonorm.proxy.trainer import TrainConfig, TrainResult, train
 from evonorm.space import LayerGraph
 
@@ -20,7 +21,8 @@ def seeded_model(graph: LayerGraph, arch: str, preset: Preset, seed: int) -> nn.
     """``arch`` (shaped by ``preset``) with ``graph`` in its norm-act slots, initialised from
     ``seed``."""
     torch.manual_seed(seed)
-    return build_model(arch, preset.arch(arch), functools.partial(build_layer, graph))
+    factory = functools.partial(build_layer, graph)
+    return build_model(arch, preset.arch(arch), factory, lone_norm=own_lone_norm(graph))
 
 
 def train_layer(

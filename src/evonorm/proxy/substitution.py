@@ -23,6 +23,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from evonorm.compile import group_count
+from evonorm.space import KNOWN_LAYERS, LayerGraph
+
 NormAct = Callable[[int], nn.Module]
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU, nn.LeakyReLU)
@@ -55,6 +58,15 @@ class _KeptBatchNorm(nn.BatchNorm2d):
     """A BN kept on purpose (``lone_norm="batchnorm"``); distinct from leftover placeholders."""
 
 
+class LoneGroupNorm(nn.GroupNorm):
+    """GroupNorm at a lone-norm place (``lone_norm="groupnorm"``, GN-ReLU's own): 32 groups,
+    decremented until they divide the channels, as the layer graphs' group statistics."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__(group_count(num_features, 32), num_features)
+        self.num_features = num_features
+
+
 def _residual_ends(model: nn.Module) -> set[int]:
     """ids of the BNs that end a residual branch (their Affine starts at gamma = 0)."""
     ends: set[int] = set()
@@ -69,7 +81,21 @@ def _residual_ends(model: nn.Module) -> set[int]:
     return ends
 
 
-LONE_NORMS = ("affine", "batchnorm")
+LONE_NORMS = ("affine", "batchnorm", "groupnorm")
+
+# The baselines' own lone norms, as the paper's official code places them (paper-notes §9):
+# a BN-* network keeps BatchNorm where no activation follows, a GN-ReLU network GroupNorm; an
+# EvoNorm, and every searched layer, carries all of the block's normalisation (affine only).
+OWN_LONE_NORMS = {"bn_relu": "batchnorm", "bn_silu": "batchnorm", "gn_relu": "groupnorm"}
+
+
+def own_lone_norm(graph: LayerGraph) -> str:
+    """What ``graph``'s lone norms are under the ``"own"`` rule: its baseline's norm when it is
+    one of :data:`OWN_LONE_NORMS`, else ``"affine"``."""
+    for name, norm in OWN_LONE_NORMS.items():
+        if graph == KNOWN_LAYERS[name]:
+            return norm
+    return "affine"
 
 
 def substitute(
@@ -82,21 +108,21 @@ def substitute(
     """Rewrite every BN of ``model`` in place by the paper's rule; returns ``model``.
 
     ``lone_norm`` says what a BN not followed by an activation becomes: ``"affine"`` (the rule
-    above) or ``"batchnorm"`` (a fresh ``BatchNorm2d``, scale 0 at residual ends) — an option
-    because, in short proxy runs, normalising those places trains markedly better
-    (docs/benchmarks.md, calibration). ``zero_init_residual=False`` starts residual-branch ends
-    at scale 1 instead of 0."""
+    above), ``"batchnorm"`` (a fresh ``BatchNorm2d``, scale 0 at residual ends: BN-ReLU's own
+    lone norm in the paper's official code) or ``"groupnorm"`` (GN-ReLU's own).
+    ``zero_init_residual=False`` starts residual-branch ends at scale 1 instead of 0."""
     if lone_norm not in LONE_NORMS:
         raise ValueError(f"lone_norm must be one of {LONE_NORMS}, got {lone_norm!r}")
     ends = _residual_ends(model) if zero_init_residual else set()
 
     def affine(bn: nn.BatchNorm2d) -> nn.Module:
-        if lone_norm == "batchnorm":
-            fresh = _KeptBatchNorm(bn.num_features)
-            if id(bn) in ends:
-                nn.init.zeros_(fresh.weight)
-            return fresh
-        return Affine(bn.num_features, zero_init=id(bn) in ends)
+        if lone_norm == "affine":
+            return Affine(bn.num_features, zero_init=id(bn) in ends)
+        fresh = _KeptBatchNorm(bn.num_features) if lone_norm == "batchnorm" else None
+        fresh = fresh or LoneGroupNorm(bn.num_features)
+        if id(bn) in ends:
+            nn.init.zeros_(fresh.weight)
+        return fresh
 
     for module in list(model.modules()):
         for name in getattr(module, "NORM_ACT_SLOTS", ()):

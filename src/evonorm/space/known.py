@@ -83,6 +83,11 @@ def _known() -> dict[str, LayerGraph]:
             ("std_group", X),  # 7
             ("div", 6, 7),  # 8
         ),
+        # tanh(v1*x): Dynamic Tanh (Zhu, Chen, He, LeCun, Liu, "Transformers without
+        # Normalization", CVPR 2025; jiachenzhu/DyT) with a per-channel alpha (init 1, theirs a
+        # scalar at 0.5). It does not normalise: the proxy's measure of a layer that only
+        # squashes (paper-notes §9; it costs ResNet-50 7.3 points when it replaces BN).
+        "dyt": _graph("S", ("mul", V1, X), ("tanh", 4)),
         # x*sigmoid(x) / s_g(x)
         "evonorm_s1": _graph("S", ("sigmoid", X), ("mul", X, 4), ("std_group", X), ("div", 5, 6)),
         # x*sigmoid(x) / sqrt(mu_g(x^2))

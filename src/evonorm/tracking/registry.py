@@ -7,9 +7,13 @@ A registered model version of a layer holds plain files, never pickles:
 - ``metrics.json`` — the rerank / transfer numbers it was published with;
 - ``<name>.py`` — a standalone PyTorch module (imports only torch) generated from the graph.
 
-Aliases, not stages: a new version takes ``champion`` only when its ``rerank_accuracy`` beats the
-current champion's (or there is none); otherwise it becomes ``challenger``. Recurring searches
-publish every run and rely on this to move the champion only forward.
+Aliases, not stages. A new version takes ``champion`` only when it passes the champion gate
+(:mod:`evonorm.tracking.gate`: it beat BN-ReLU in its own rerank, held-out networks included)
+and its ``rerank_accuracy`` beats the current champion's, if that one was scored under the same
+rerank protocol (preset revision, budget, split, networks); a champion from another protocol
+neither blocks nor counts. Otherwise it becomes ``challenger``, with the gate's reason in its
+tags. Recurring searches publish every run and rely on this to move the champion only forward.
+An explicit ``alias="champion"`` overrides the gate and is recorded as such in the tags.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,16 +34,21 @@ from torch import nn
 
 from evonorm.compile import build_layer, standalone_source
 from evonorm.space import GraphError, LayerGraph
+from evonorm.tracking.gate import RerankEvidence, Verdict, verdict
 from evonorm.tracking.plots import graph_figure
 from evonorm.tracking.tracker import experiment_id
 
 __all__ = [
     "CHAMPION_METRIC",
     "LayerNotFound",
+    "Published",
     "class_name",
     "load_layer",
+    "load_line",
     "publish_layer",
+    "publish_search",
     "pull_layer",
+    "version_description",
 ]
 
 CHAMPION_METRIC = "rerank_accuracy"
@@ -63,13 +73,17 @@ def publish_layer(
     *,
     tracking_uri: str | None = None,
     metrics: dict[str, float] | None = None,
+    evidence: RerankEvidence | None = None,
     alias: str | None = None,
 ) -> int:
     """Register ``graph`` as a new version of model ``name``; returns the version number.
-    ``alias=None`` applies the champion rule (module docstring); an explicit alias is set as
-    given."""
+    ``alias=None`` applies the champion gate to ``evidence`` and then the champion rule (module
+    docstring); an explicit alias is set as given (``"champion"`` then overrides the gate, and
+    the tags say so)."""
     client = MlflowClient(tracking_uri)
     metrics = {k: float(v) for k, v in (metrics or {}).items()}
+    if evidence is not None:
+        metrics.setdefault(CHAMPION_METRIC, evidence.mean)
     run = client.create_run(experiment_id(client, REGISTRY_EXPERIMENT), run_name=f"publish-{name}",
                             tags={"evonorm.role": "publish", "evonorm.layer": name})  # fmt: skip
     run_id = run.info.run_id
@@ -92,28 +106,99 @@ def publish_layer(
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name, description="An evolved norm-activation layer.")
-    tags = {"formula": graph.formula()[:5000], "hash": graph.structural_hash()}
+        client.create_registered_model(name, description=_model_description(name, None))
+    gate = verdict(evidence)
+    gate_tag = "passed" if gate.passed else "failed"
+    if alias == "champion" and not gate.passed:
+        gate_tag = "overridden"
+    tags = {
+        "formula": graph.formula()[:5000],
+        "hash": graph.structural_hash(),
+        "evonorm.gate": gate_tag,
+        "evonorm.gate.reason": gate.reason[:5000],
+    }
+    if evidence is not None:
+        tags.update({"evonorm.protocol": evidence.protocol, "evonorm.search": evidence.search})
+        tags.update({f"bn_relu.{a}": repr(v) for a, v in (evidence.bn_relu or {}).items()})
     tags.update({f"metric.{k}": repr(v) for k, v in metrics.items()})
+    description = version_description(name, graph, metrics, evidence, gate)
     version = client.create_model_version(
-        name, source=f"runs:/{run_id}/layer", run_id=run_id, tags=tags
+        name, source=f"runs:/{run_id}/layer", run_id=run_id, tags=tags, description=description
     )
     number = int(version.version)
-    chosen = alias or _champion_or_challenger(client, name, metrics)
+    chosen = alias or _champion_or_challenger(client, name, metrics, evidence, gate)
     client.set_registered_model_alias(name, chosen, number)
+    if chosen == "champion":
+        client.update_registered_model(name, description=_model_description(name, description))
     return number
 
 
-def _champion_or_challenger(client: MlflowClient, name: str, metrics: dict[str, float]) -> str:
+def _champion_or_challenger(
+    client: MlflowClient,
+    name: str,
+    metrics: dict[str, float],
+    evidence: RerankEvidence | None,
+    gate: Verdict,
+) -> str:
+    if not gate.passed:
+        return "challenger"
     try:
         champion = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         return "champion"
+    if champion.tags.get("evonorm.protocol") != evidence.protocol:
+        return "champion"  # scored under another protocol: it neither blocks nor counts
     current = champion.tags.get(f"metric.{CHAMPION_METRIC}")
     new = metrics.get(CHAMPION_METRIC)
     if new is not None and (current is None or new > float(current)):
         return "champion"
     return "challenger"
+
+
+def load_line(name: str, alias: str = "champion") -> str:
+    """The one line that puts a registered layer into a torchvision model, as searched."""
+    return f'model = evonorm.place_layer(model, evonorm.load_layer("models:/{name}@{alias}"))'
+
+
+def version_description(
+    name: str,
+    graph: LayerGraph,
+    metrics: dict[str, float],
+    evidence: RerankEvidence | None,
+    gate: Verdict,
+) -> str:
+    """What the MLflow UI shows for a version: formula, origin, rerank beside BN-ReLU, gate,
+    and how to load it."""
+    lines = [f"Layer: `{graph.formula()}`", ""]
+    if evidence is None:
+        lines.append("Not reranked beside BN-ReLU.")
+    else:
+        lines.append(f"From search `{evidence.search}`, rerank protocol `{evidence.protocol}`.")
+        lines += ["", "| network | this layer | BN-ReLU |", "|---|---:|---:|"]
+        bn_relu = evidence.bn_relu or {}
+        for arch, accuracy in evidence.layer.items():
+            held = " (held out)" if arch in evidence.held_out else ""
+            reference = f"{bn_relu[arch]:.2%}" if arch in bn_relu else "not run"
+            lines.append(f"| {arch}{held} | {accuracy:.2%} | {reference} |")
+        mean = f"{evidence.bn_relu_mean:.2%}" if evidence.bn_relu_mean is not None else "not run"
+        lines.append(f"| mean | {evidence.mean:.2%} | {mean} |")
+    state = "passed" if gate.passed else "failed"
+    lines += [
+        "",
+        f"Champion gate {state}: {gate.reason}.",
+        "",
+        "Load it as searched:",
+        "",
+        f"    {load_line(name)}",
+    ]
+    return "\n".join(lines)
+
+
+def _model_description(name: str, champion: str | None) -> str:
+    head = f"Evolved norm-activation layers registered as `{name}` by evonorm."
+    if champion is None:
+        return f"{head} No version has passed the champion gate (beat BN-ReLU) yet."
+    return f"{head} The champion:\n\n{champion}"
 
 
 def _module_name(name: str) -> str:
@@ -165,3 +250,38 @@ def load_layer(uri: str, *, tracking_uri: str | None = None) -> Callable[..., nn
         except (OSError, GraphError) as error:
             raise LayerNotFound(f"{uri}: no valid graph.json in the version ({error})") from None
     return functools.partial(build_layer, graph)
+
+
+@dataclass(frozen=True)
+class Published:
+    """One version :func:`publish_search` registered."""
+
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+    verdict: Verdict  # the champion gate's, whatever alias it got
+
+    def line(self) -> str:
+        alias = "champion" if "champion" in self.aliases else "challenger"
+        gate = "passed" if self.verdict.passed else f"failed: {self.verdict.reason}"
+        return f"models:/{self.name}/{self.version} ({alias}); champion gate {gate}"
+
+
+def publish_search(search, tracking_uri: str) -> list[Published]:
+    """Publish a reranked search's kept layers (``evonorm publish``, the pipeline's
+    ``register``): each with its rerank beside BN-ReLU as the gate's evidence."""
+    from evonorm.evolve.after import kept_layers, rerank_summary
+    from evonorm.tracking.gate import evidence_from_rerank
+
+    layers = kept_layers(search)  # raises before any store is touched when not reranked
+    summary = rerank_summary(search)
+    client = MlflowClient(tracking_uri)
+    published = []
+    for name, graph, metrics in layers:
+        evidence = evidence_from_rerank(summary, summary["kept"][name], search.name)
+        version = publish_layer(
+            graph, name, tracking_uri=tracking_uri, metrics=metrics, evidence=evidence
+        )
+        aliases = tuple(sorted(client.get_model_version(name, str(version)).aliases))
+        published.append(Published(name, version, aliases, verdict(evidence)))
+    return published

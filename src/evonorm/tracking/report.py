@@ -17,6 +17,7 @@ import numpy as np
 from evonorm.evolve import Search
 from evonorm.evolve.after import ranked, rerank_summary, transfer_summary
 from evonorm.space import LayerGraph
+from evonorm.tracking.gate import evidence_from_rerank, verdict
 from evonorm.tracking.plots import funnel, graph_figure, search_figures
 
 __all__ = ["rerank_figure", "rerank_markdown", "transfer_markdown", "write_report"]
@@ -53,6 +54,24 @@ def rerank_markdown(summary: dict) -> list[str]:
         name = _label(row["name"], kept) + (" *(baseline)*" if row["kind"] == "baseline" else "")
         lines.append(f"| {i} | {name} | `{row['formula'][:80]}` | {cells} | "
                      f"{100 * row['metrics']['rerank_accuracy']:.2f}{failed} |")  # fmt: skip
+    return [*lines, "", *gate_markdown(summary)]
+
+
+def gate_markdown(summary: dict) -> list[str]:
+    """The champion gate's verdict on each kept layer (what the registry will do with it)."""
+    lines = [
+        "### Champion gate",
+        "",
+        "A kept layer is crowned only if it beat BN-ReLU in this rerank (tracking/gate.py).",
+        "",
+    ]
+    for name, row in summary["kept"].items():
+        gate = verdict(evidence_from_rerank(summary, row, ""))
+        lines.append(f"- `{name}`: {'passed' if gate.passed else 'failed'}: {gate.reason}")
+    if not any(
+        verdict(evidence_from_rerank(summary, r, "")).passed for r in summary["kept"].values()
+    ):
+        lines.append("- No layer passed: this search crowns nothing.")
     return [*lines, ""]
 
 

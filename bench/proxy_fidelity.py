@@ -1,0 +1,284 @@
+"""Does the proxy score measure what a norm-act layer is for? Train reference layers that are
+known to differ (BN-ReLU over many seeds, the other known layers, layers that do not normalise,
+and seeded random layers that cannot normalise) on every anchor and held-out network of a
+preset, run the rejection chain on each, and print the fidelity table (docs/benchmarks.md).
+
+    .venv/bin/python bench/proxy_fidelity.py --preset local   # results/proxy_fidelity_local.jsonl
+    .venv/bin/python bench/proxy_fidelity.py --preset ablation \
+        --compare results/proxy_fidelity_local.jsonl
+
+Every training appends one row to the log and a rerun skips what the log holds, so the bench
+resumes after a kill and can be run in sittings (``--only`` limits a sitting to some layers).
+``--compare`` prints the Spearman correlation of the mean anchor score with another preset's
+log, over the reference layers and the layers that preset's chain accepted.
+
+Targets (issue 13): every layer that does not normalise is rejected by the chain's training
+stages or scores >= 5 points below BN-ReLU on the mean over anchors (>= 3 for tanh-like ones);
+BN-SiLU and EvoNorm-B0 >= BN-ReLU - 0.5; GN-ReLU below BN-ReLU; BN-ReLU's seed std <= 0.5 points
+on each anchor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import nn
+
+from evonorm import GraphError, LayerGraph, known_layer
+from evonorm.proxy.presets import Preset, get_preset
+from evonorm.proxy.score import train_layer
+from evonorm.proxy.trainer import TrainConfig, train
+from evonorm.reject import RejectionChain
+from evonorm.reject.fingerprint import fingerprint
+from evonorm.space.ops import ELEMENTWISE_OPS, OPS
+
+KNOWN = ("bn_relu", "bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0")
+X, ZERO, V0, V1 = 0, 1, 2, 3
+LISTED = {  # layers that do not normalise, named in issue 13
+    "identity": [("add", X, ZERO)],
+    "neg": [("neg", X)],
+    "x*v1": [("mul", X, V1)],
+    "v0+x": [("add", V0, X)],
+    "tanh": [("tanh", X)],
+    "dyt": [("mul", V1, X), ("tanh", 4)],
+}
+MEANS = tuple(name for name, op in OPS.items() if op.statistic == "mean")
+
+
+def graph_of(nodes) -> LayerGraph:
+    listed = [{"op": op, "inputs": list(inputs)} for op, *inputs in nodes]
+    return LayerGraph.from_dict({"schema": "evonorm.graph/v1", "space": "B", "nodes": listed})
+
+
+def non_normalising(count: int, seed: int) -> dict[str, LayerGraph]:
+    """``count`` distinct seeded graphs that cannot normalise: half element-wise compositions
+    of x, v0 and v1 (any element-wise op), half with a mean statistic but no spread (no std,
+    no second moment, no division), e.g. ``x + mean_batch(x)``. Each depends on x, is finite on
+    the fingerprint inputs and differs in function from the others and the listed layers."""
+    rng = np.random.default_rng(seed)
+    seen = {fingerprint(graph_of(nodes)).digest for nodes in LISTED.values()}
+    out: dict[str, LayerGraph] = {}
+    while len(out) < count:
+        with_mean = len(out) % 2 == 1
+        ops = list(ELEMENTWISE_OPS)
+        if with_mean:
+            ops = [o for o in ops if o != "div"] + list(MEANS)
+        nodes: list[tuple] = []
+        if with_mean:
+            nodes.append((str(rng.choice(MEANS)), X))
+        for _ in range(int(rng.integers(1, 4))):
+            op = str(rng.choice(ops))
+            inputs = [int(rng.integers(0, 4 + len(nodes))) for _ in range(OPS[op].arity)]
+            nodes.append((op, *inputs))
+        if with_mean and not any(4 in n[1:] for n in nodes[1:]):
+            nodes.append(("add", len(nodes) + 3, 4))  # make the statistic reach the output
+        try:
+            graph = graph_of(nodes)
+        except GraphError:  # e.g. an output that does not depend on x: draw again
+            continue
+        print_ = fingerprint(graph)
+        if not (print_.finite and print_.depends_on_x) or print_.digest in seen:
+            continue
+        seen.add(print_.digest)
+        out[f"gen{len(out):02d}"] = graph
+    return out
+
+
+def reference_set(generated: int, gen_seed: int) -> dict[str, tuple[str, LayerGraph, int]]:
+    """name -> (kind, graph, seeds)."""
+    layers = {"bn_relu": ("known", known_layer("bn_relu"), 5)}
+    layers.update({n: ("known", known_layer(n), 2) for n in KNOWN[1:]})
+    layers.update({n: ("listed", graph_of(nodes), 2) for n, nodes in LISTED.items()})
+    layers.update({n: ("generated", g, 1) for n, g in non_normalising(generated, gen_seed).items()})
+    return layers
+
+
+def linear_probe(preset: Preset, data) -> float:
+    """A linear classifier on the pixels, trained well past convergence of the proxy budget."""
+    torch.manual_seed(0)
+    pixels = data.images["fit"][0].numel()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(pixels, 10))
+    config = TrainConfig(steps=3000, batch_size=128, lr=0.05, weight_decay=0.0, augment=False)
+    return train(model, data, config, seed=0).accuracy
+
+
+def load(path: Path, preset: str) -> dict:
+    rows = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row["preset"] == preset:
+                rows[(row["layer"], row["arch"], row["seed"])] = row
+    return rows
+
+
+def table(rows: dict, layers: dict, preset: Preset, archs: list[str]) -> list[str]:
+    anchors = preset.anchor_names
+
+    def cell(layer, arch):
+        values = [r["accuracy"] for (n, a, _), r in rows.items() if n == layer and a == arch]
+        return statistics.fmean(values) if values else float("nan")
+
+    def anchor_mean(layer):
+        return statistics.fmean(cell(layer, a) for a in anchors)
+
+    base = anchor_mean("bn_relu")
+    out = [
+        f"| layer | kind | formula | {' | '.join(archs)} | anchor mean | gap to BN-ReLU | "
+        "chain | CPU-s | target |",
+        "|---|---|---|" + "---:|" * (len(archs) + 3) + "---|---|",
+    ]
+    for name, (kind, graph, _) in layers.items():
+        if not any(k[0] == name for k in rows):
+            continue
+        chain = rows.get((name, "chain", 0), {})
+        verdict = "accepted" if chain.get("accepted") else chain.get("stage", "–")
+        cpu = sum(r["cpu_s"] for (n, a, s), r in rows.items() if n == name and a != "chain")
+        seeds = len({s for (n, a, s) in rows if n == name and a != "chain"})
+        gap = anchor_mean(name) - base
+        out.append(
+            f"| {name} | {kind} | `{graph.formula()[:48]}` | "
+            + " | ".join(f"{100 * cell(name, a):.1f}" for a in archs)
+            + f" | {100 * anchor_mean(name):.1f} | {100 * gap:+.1f} | {verdict} | "
+            f"{cpu / max(1, seeds):.0f} | {target(name, kind, graph, gap, chain)} |"
+        )
+    noise = []
+    for arch in archs:
+        values = [r["accuracy"] for (n, a, _), r in rows.items() if n == "bn_relu" and a == arch]
+        noise.append(f"{arch} {100 * statistics.pstdev(values):.2f}" if len(values) > 1 else "")
+    seeds = len({s for (n, a, s) in rows if n == "bn_relu" and a != "chain"})
+    out += ["", f"BN-ReLU seed std (points, {seeds} seeds): " + ", ".join(noise)]
+    probe = rows.get(("linear_probe", "pixels", 0))
+    if probe:
+        out.append(f"Linear probe on the pixels (3000 steps): {100 * probe['accuracy']:.1f} %.")
+    return out
+
+
+def target(name: str, kind: str, graph: LayerGraph, gap: float, chain: dict) -> str:
+    """Met / missed for this row's target (known layers: their own)."""
+    if name == "bn_relu":
+        return "reference"
+    if name in ("bn_silu", "evonorm_b0"):
+        return "met" if gap >= -0.005 else "missed (>= -0.5)"
+    if name == "gn_relu":
+        return "met" if gap < 0 else "missed (below BN-ReLU)"
+    if kind == "known":
+        return ""
+    if chain and not chain.get("accepted") and chain.get("stage") in ("stability", "quality"):
+        return "met (rejected)"
+    squash = any(n.op in ("tanh", "sigmoid") for n in graph.prune().nodes)
+    needed = -0.03 if squash else -0.05
+    return "met" if gap <= needed else f"missed (<= {100 * needed:+.0f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="local")
+    parser.add_argument("--log", type=Path, help="default: results/proxy_fidelity_PRESET.jsonl")
+    parser.add_argument("--generated", type=int, default=20, help="random non-normalising layers")
+    parser.add_argument("--gen-seed", type=int, default=0)
+    parser.add_argument("--archs", nargs="+", help="default: anchors + resnet_basic vgg")
+    parser.add_argument("--only", nargs="+", help="train only these layers this sitting")
+    parser.add_argument("--compare", type=Path, help="another preset's log: rank correlation")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    log = args.log or Path(f"results/proxy_fidelity_{preset.name}.jsonl")
+    archs = args.archs or [*preset.anchor_names, "resnet_basic", "vgg"]
+    layers = reference_set(args.generated, args.gen_seed)
+    rows = load(log, preset.name)
+    data = preset.load_data()  # one split for every layer and seed
+
+    def keep(row: dict) -> None:
+        rows[(row["layer"], row["arch"], row["seed"])] = row
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(json.dumps({"preset": preset.name, **row}) + "\n")
+
+    if ("linear_probe", "pixels", 0) not in rows:
+        keep(
+            {
+                "layer": "linear_probe",
+                "arch": "pixels",
+                "seed": 0,
+                "accuracy": linear_probe(preset, data),
+                "cpu_s": 0.0,
+            }
+        )
+    chain = RejectionChain(preset, data, seed=0)
+    for name, (_, graph, seeds) in layers.items():
+        if args.only and name not in args.only:
+            continue
+        if (name, "chain", 0) not in rows:
+            cpu = time.process_time()
+            verdict = chain.run(graph)
+            keep(
+                {
+                    "layer": name,
+                    "arch": "chain",
+                    "seed": 0,
+                    "accepted": verdict.accepted,
+                    "stage": verdict.stage,
+                    "reason": verdict.reason,
+                    "cpu_s": round(time.process_time() - cpu, 1),
+                }
+            )
+            print(f"{name:12} chain: {verdict.stage} {verdict.reason}", flush=True)
+        for seed in range(seeds):
+            for arch in archs:
+                if (name, arch, seed) in rows:
+                    continue
+                cpu = time.process_time()
+                result = train_layer(graph, arch, preset, data, preset.train, seed)
+                keep(
+                    {
+                        "layer": name,
+                        "arch": arch,
+                        "seed": seed,
+                        "accuracy": result.accuracy,
+                        "cpu_s": round(time.process_time() - cpu, 1),
+                        "wall_s": round(result.seconds, 1),
+                        "reason": result.reason,
+                    }
+                )
+                print(
+                    f"{name:12} {arch:16} s{seed} {result.accuracy:7.2%} "
+                    f"{result.seconds:6.1f} s {result.reason}",
+                    flush=True,
+                )
+    print(f"\n## Proxy fidelity: `{preset.name}`\n")
+    print("\n".join(table(rows, layers, preset, archs)))
+    if args.compare:
+        other_preset = json.loads(args.compare.read_text().splitlines()[0])["preset"]
+        other = load(args.compare, other_preset)
+        chosen = [
+            n
+            for n, (kind, _, _) in layers.items()
+            if kind == "known" or other.get((n, "chain", 0), {}).get("accepted")
+        ]
+
+        def mean(rows_, name):
+            values = [
+                r["accuracy"]
+                for (n, a, _), r in rows_.items()
+                if n == name and a in preset.anchor_names
+            ]
+            return statistics.fmean(values) if values else None
+
+        pairs = [(mean(rows, n), mean(other, n)) for n in chosen]
+        pairs = [p for p in pairs if None not in p]
+        rho = stats.spearmanr(*zip(*pairs, strict=True)).statistic
+        print(f"\nSpearman vs {other_preset}, {len(pairs)} reference + accepted layers: {rho:.3f}")
+
+
+if __name__ == "__main__":
+    main()
