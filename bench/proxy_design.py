@@ -78,7 +78,7 @@ def old_local() -> Preset:
 
 
 def variants() -> dict[str, Preset]:
-    local = old_local()
+    local, new = old_local(), get_preset("local")
     own = {"lone_norm": "own"}
     map4 = {**own, "min_map": 4, "image_size": 28}
     lr02 = {
@@ -102,6 +102,9 @@ def variants() -> dict[str, Preset]:
         # the mobile networks at lower learning rates, the ResNet twice as wide
         "own_lr02": _variant(local, "own_lr02", arch=own, per_arch=lr02),
         "own_lr04": _variant(local, "own_lr04", arch=own, per_arch=lr04),
+        # the new local with the global gradient norm clipped (EvoNorm-B0 diverges early there)
+        "local_clip2": _variant(new, "local_clip2", train={"clip_grad_norm": 2.0}),
+        "local_clip5": _variant(new, "local_clip5", train={"clip_grad_norm": 5.0}),
         # no feature map below 4x4 (the reference strides end at 1x1 on 28x28 images)
         "own_map4": _variant(local, "own_map4", arch=map4),
         "own_map4_lr05": _variant(

@@ -154,11 +154,70 @@ def table(rows: dict, layers: dict, preset: Preset, archs: list[str]) -> list[st
         values = [r["accuracy"] for (n, a, _), r in rows.items() if n == "bn_relu" and a == arch]
         noise.append(f"{arch} {100 * statistics.pstdev(values):.2f}" if len(values) > 1 else "")
     seeds = len({s for (n, a, s) in rows if n == "bn_relu" and a != "chain"})
-    out += ["", f"BN-ReLU seed std (points, {seeds} seeds): " + ", ".join(noise)]
+    out += ["", f"BN-ReLU seed std (points, {seeds} seeds): " + ", ".join(n for n in noise if n)]
+    out += ["", *targets(rows, layers, preset, cell, anchor_mean)]
     probe = rows.get(("linear_probe", "pixels", 0))
     if probe:
         out.append(f"Linear probe on the pixels (3000 steps): {100 * probe['accuracy']:.1f} %.")
     return out
+
+
+def targets(rows: dict, layers: dict, preset: Preset, cell, anchor_mean) -> list[str]:
+    """One line per issue-13 target, with the measured figure."""
+    base = anchor_mean("bn_relu")
+    lines = []
+    verdicts = [
+        target(n, k, g, anchor_mean(n) - base, rows.get((n, "chain", 0), {}))
+        for n, (k, g, _) in layers.items()
+        if k != "known" and any(key[0] == n for key in rows)
+    ]
+    met = sum(v.startswith("met") for v in verdicts)
+    rejected = sum(v == "met (rejected)" for v in verdicts)
+    lines.append(
+        f"- Layers that do not normalise: {met} of {len(verdicts)} met "
+        f"({rejected} rejected by the chain's training stages, the rest by the gap)."
+    )
+    for name in ("bn_silu", "evonorm_b0", "gn_relu"):
+        if any(k[0] == name for k in rows):
+            gap = 100 * (anchor_mean(name) - base)
+            lines.append(
+                f"- {name}: {gap:+.2f} points vs BN-ReLU on the anchor mean: "
+                f"{target(name, 'known', layers[name][1], gap / 100, {})}."
+            )
+    stds = []
+    for arch in preset.anchor_names:
+        values = [r["accuracy"] for (n, a, _), r in rows.items() if n == "bn_relu" and a == arch]
+        stds.append((arch, 100 * statistics.pstdev(values) if len(values) > 1 else float("nan")))
+    worst = max(v for _, v in stds)
+    lines.append(
+        "- BN-ReLU seed std per anchor: "
+        + ", ".join(f"{a} {v:.2f}" for a, v in stds)
+        + f": {'met' if worst <= 0.5 else 'missed'} (<= 0.50)."
+    )
+    per_seed = {}
+    for (n, a, seed), r in rows.items():
+        if n == "bn_relu" and a != "chain":
+            per_seed.setdefault(seed, []).append(r["accuracy"])
+    means = [statistics.fmean(v) for v in per_seed.values() if len(v) > 1]
+    if len(means) > 1:
+        lines.append(
+            f"- BN-ReLU seed std of the mean over all networks: "
+            f"{100 * statistics.pstdev(means):.2f} points (Preset.seed_std)."
+        )
+    walls = [
+        sum(
+            r.get("wall_s", 0.0)
+            for (n, a, s), r in rows.items()
+            if n == name and s == 0 and a in preset.anchor_names
+        )
+        for name in ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0", "gn_relu")
+    ]
+    lines.append(
+        "- Full three-anchor training of an accepted layer (seed 0, wall): "
+        + ", ".join(f"{w:.0f} s" for w in walls)
+        + " (target <= 150 s)."
+    )
+    return lines
 
 
 def target(name: str, kind: str, graph: LayerGraph, gap: float, chain: dict) -> str:

@@ -83,7 +83,7 @@ def test_preset_revisions_tell_redesigns_apart():
     assert local.revision == get_preset("local").revision
     changed = dataclasses.replace(local, rerank_steps=601)
     assert changed.revision != local.revision
-    assert dataclasses.replace(local, seed_std=0.2).revision == local.revision  # measured, not set
+    assert dataclasses.replace(local, seed_std=0.2).revision == local.revision  # measured
     assert local.rerank_protocol(["resnet", "vgg"]).endswith("/600/rerank/resnet,vgg")
     assert len({p.revision for p in PRESETS.values()}) == len(PRESETS)
     with pytest.raises(ValueError, match="seed_std"):

@@ -63,4 +63,14 @@ def test_config_validation():
         TrainConfig(steps=0)
     with pytest.raises(ValueError, match="warmup_fraction"):
         TrainConfig(warmup_fraction=1.0)
+    with pytest.raises(ValueError, match="clip_grad_norm"):
+        TrainConfig(clip_grad_norm=0.0)
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_gradient_clipping_changes_the_update(data):
+    config = dataclasses.replace(SMOKE.train, steps=3)
+    plain = train_layer(known_layer("bn_relu"), "resnet", SMOKE, data, config, seed=0)
+    tight = dataclasses.replace(config, clip_grad_norm=1e-3)
+    clipped = train_layer(known_layer("bn_relu"), "resnet", SMOKE, data, tight, seed=0)
+    assert clipped.steps == plain.steps == 3 and clipped.final_loss != plain.final_loss

@@ -41,8 +41,10 @@ def test_the_gate_fails_with_its_reason(layer, kwargs, reason):
     assert not gate.passed and reason in gate.reason
 
 
-def test_no_evidence_never_passes():
+def test_no_evidence_or_unmeasured_noise_never_passes():
     assert not verdict(None).passed
+    unmeasured = verdict(evidence({a: v + 0.05 for a, v in BN.items()}, seed_std=None))
+    assert not unmeasured.passed and "not measured" in unmeasured.reason
 
 
 def test_evidence_comes_from_a_stored_rerank_summary():
@@ -61,5 +63,5 @@ def test_evidence_comes_from_a_stored_rerank_summary():
     assert found.bn_relu == pytest.approx({"resnet": 0.85, "vgg": 0.87})
     assert found.held_out == ("vgg",) and found.protocol == "p" and found.search == "demo"
     # two seeds measured a spread of 1 point in BN-ReLU's mean: larger than the preset's figure
-    assert found.seed_std == pytest.approx(max(0.01, get_preset("local").seed_std))
+    assert found.seed_std == pytest.approx(max(0.01, get_preset("local").seed_std or 0.0))
     assert not verdict(found).passed  # vgg is 7 points below BN-ReLU

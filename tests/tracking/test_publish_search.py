@@ -14,7 +14,7 @@ ARCHS = ["resnet", "resnet_basic", "vgg"]
 
 
 def row(name, kind, graph, accuracy):
-    per_arch = {a: [v] for a, v in zip(ARCHS, accuracy, strict=True)}
+    per_arch = {a: [v - 0.001, v + 0.001] for a, v in zip(ARCHS, accuracy, strict=True)}
     return {
         "name": name,
         "kind": kind,
@@ -37,7 +37,7 @@ def test_publish_crowns_only_the_layer_that_beat_bn_relu(tmp_path):
         "steps": 600,
         "split": "rerank",
         "archs": ARCHS,
-        "seeds": [0],
+        "seeds": [0, 1],
         "protocol": preset.rerank_protocol(ARCHS),
         "rows": [
             row("trial 1", "candidate", known_layer("evonorm_b0"), [0.86, 0.88, 0.89]),

@@ -86,9 +86,9 @@ def test_descriptions_say_formula_origin_rerank_beside_bn_relu_and_how_to_load(u
     text = client.get_model_version("demo-B0", "1").description
     assert graph.formula() in text and "search `demo`" in text
     assert "| vgg (held out) | 89.00% | 87.00% |" in text and "Champion gate passed" in text
-    assert 'evonorm.load_layer("models:/demo-B0@champion")' in text
-    assert "evonorm.place_layer" in text
-    assert graph.formula() in client.get_registered_model("demo-B0").description
+    assert 'evonorm.place_layer(model, evonorm.load_layer("models:/demo-B0/1"))' in text
+    model_text = client.get_registered_model("demo-B0").description
+    assert graph.formula() in model_text and "models:/demo-B0@champion" in model_text
     evonorm.publish_layer(graph, "demo-S0", tracking_uri=uri, evidence=rerank(-0.01))
     assert (
         "No version has passed the champion gate"

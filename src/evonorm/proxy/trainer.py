@@ -33,6 +33,7 @@ class TrainConfig:
     augment: bool = True
     compile: bool = False
     timeout_s: float | None = None  # wall-clock cap on the training loop
+    clip_grad_norm: float | None = None  # clip the global gradient norm to this (None: never)
     eval_split: str = "search"  # held-out split scored at the end
 
     def __post_init__(self) -> None:
@@ -43,6 +44,8 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
+            raise ValueError(f"clip_grad_norm must be > 0, got {self.clip_grad_norm}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ def train(model: nn.Module, data: ProxyData, config: TrainConfig, *, seed: int) 
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
             optimizer.step()
             done = step + 1
         # Scored with the eager module (same weights): eval mode would recompile the network.

@@ -6,7 +6,8 @@ A layer passes when, in one rerank run:
 - the run covered at least one held-out network (one the search never scored on);
 - its mean accuracy over the rerank networks beats BN-ReLU's by more than BN-ReLU's seed
   standard deviation for the preset (:attr:`evonorm.proxy.presets.Preset.seed_std`, or the
-  spread the rerank itself measured over its seeds, whichever is larger);
+  spread the rerank itself measured over its seeds, whichever is larger; a preset where it was
+  never measured needs a rerank over two or more seeds);
 - it is never more than :data:`MAX_DROP` below BN-ReLU on any rerank network.
 
 The registry (:func:`evonorm.tracking.publish_layer`) applies the gate to every version it
@@ -38,7 +39,7 @@ class RerankEvidence:
     layer: Mapping[str, float]  # per rerank network
     bn_relu: Mapping[str, float] | None  # per rerank network; None: not reranked beside it
     held_out: tuple[str, ...]  # rerank networks the search never scored on
-    seed_std: float  # BN-ReLU's seed std of the mean, the noise a win must exceed
+    seed_std: float | None  # BN-ReLU's seed std of the mean (None: never measured)
 
     @property
     def mean(self) -> float:
@@ -61,6 +62,11 @@ def verdict(evidence: RerankEvidence | None) -> Verdict:
         return Verdict(False, "no rerank: the layer was never reranked beside BN-ReLU")
     if not evidence.bn_relu:
         return Verdict(False, "BN-ReLU was not reranked beside it")
+    if evidence.seed_std is None:
+        return Verdict(
+            False,
+            "BN-ReLU's seed std is not measured for this preset: rerank with two or more seeds",
+        )
     failures = []
     if not evidence.held_out:
         failures.append("the rerank covered no held-out network")
@@ -103,7 +109,8 @@ def evidence_from_rerank(summary: Mapping, row_name: str, search: str) -> Rerank
     seed_std = preset.seed_std
     if baseline and len(summary["seeds"]) > 1:  # the rerank's own spread, when it measured one
         per_seed = zip(*(baseline["accuracy"][a] for a in archs), strict=True)
-        seed_std = max(seed_std, statistics.pstdev(statistics.fmean(s) for s in per_seed))
+        measured = statistics.pstdev(statistics.fmean(s) for s in per_seed)
+        seed_std = measured if seed_std is None else max(seed_std, measured)
     return RerankEvidence(
         search=search,
         protocol=summary.get("protocol") or f"{summary['preset']}/unversioned",

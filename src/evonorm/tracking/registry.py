@@ -121,11 +121,12 @@ def publish_layer(
         tags.update({"evonorm.protocol": evidence.protocol, "evonorm.search": evidence.search})
         tags.update({f"bn_relu.{a}": repr(v) for a, v in (evidence.bn_relu or {}).items()})
     tags.update({f"metric.{k}": repr(v) for k, v in metrics.items()})
-    description = version_description(name, graph, metrics, evidence, gate)
     version = client.create_model_version(
-        name, source=f"runs:/{run_id}/layer", run_id=run_id, tags=tags, description=description
+        name, source=f"runs:/{run_id}/layer", run_id=run_id, tags=tags
     )
     number = int(version.version)
+    description = version_description(f"models:/{name}/{number}", graph, evidence, gate)
+    client.update_model_version(name, str(number), description=description)
     chosen = alias or _champion_or_challenger(client, name, metrics, evidence, gate)
     client.set_registered_model_alias(name, chosen, number)
     if chosen == "champion":
@@ -155,20 +156,16 @@ def _champion_or_challenger(
     return "challenger"
 
 
-def load_line(name: str, alias: str = "champion") -> str:
+def load_line(uri: str) -> str:
     """The one line that puts a registered layer into a torchvision model, as searched."""
-    return f'model = evonorm.place_layer(model, evonorm.load_layer("models:/{name}@{alias}"))'
+    return f'model = evonorm.place_layer(model, evonorm.load_layer("{uri}"))'
 
 
 def version_description(
-    name: str,
-    graph: LayerGraph,
-    metrics: dict[str, float],
-    evidence: RerankEvidence | None,
-    gate: Verdict,
+    uri: str, graph: LayerGraph, evidence: RerankEvidence | None, gate: Verdict
 ) -> str:
-    """What the MLflow UI shows for a version: formula, origin, rerank beside BN-ReLU, gate,
-    and how to load it."""
+    """What the MLflow UI shows for the version ``uri`` (``models:/NAME/N``): formula, origin,
+    rerank beside BN-ReLU, the gate's verdict, and how to load it."""
     lines = [f"Layer: `{graph.formula()}`", ""]
     if evidence is None:
         lines.append("Not reranked beside BN-ReLU.")
@@ -183,22 +180,16 @@ def version_description(
         mean = f"{evidence.bn_relu_mean:.2%}" if evidence.bn_relu_mean is not None else "not run"
         lines.append(f"| mean | {evidence.mean:.2%} | {mean} |")
     state = "passed" if gate.passed else "failed"
-    lines += [
-        "",
-        f"Champion gate {state}: {gate.reason}.",
-        "",
-        "Load it as searched:",
-        "",
-        f"    {load_line(name)}",
-    ]
-    return "\n".join(lines)
+    lines += ["", f"Champion gate {state}: {gate.reason}.", "", "Load it as searched:", ""]
+    return "\n".join([*lines, f"    {load_line(uri)}"])
 
 
 def _model_description(name: str, champion: str | None) -> str:
     head = f"Evolved norm-activation layers registered as `{name}` by evonorm."
     if champion is None:
         return f"{head} No version has passed the champion gate (beat BN-ReLU) yet."
-    return f"{head} The champion:\n\n{champion}"
+    load = load_line(f"models:/{name}@champion")
+    return f"{head} Load the champion as searched:\n\n    {load}\n\nThe champion:\n\n{champion}"
 
 
 def _module_name(name: str) -> str:
