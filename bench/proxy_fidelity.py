@@ -7,8 +7,10 @@ preset, run the rejection chain on each, and print the fidelity table (docs/benc
     .venv/bin/python bench/proxy_fidelity.py --preset ablation \
         --compare results/proxy_fidelity_local.jsonl
 
-Every training appends one row to the log and a rerun skips what the log holds, so the bench
-resumes after a kill and can be run in sittings (``--only`` limits a sitting to some layers).
+Every training appends one row (tagged with the preset's revision) to the log and a rerun
+skips what the log holds for the current revision, so the bench resumes after a kill and can be
+run in sittings (``--only`` limits a sitting to some layers); a changed preset starts afresh.
+``--revision unclipped`` prints the table logged before local clipped its gradients.
 ``--compare`` prints the Spearman correlation of the mean anchor score with another preset's
 log, over the reference layers and the layers that preset's chain accepted.
 
@@ -109,12 +111,18 @@ def linear_probe(preset: Preset, data) -> float:
     return train(model, data, config, seed=0).accuracy
 
 
-def load(path: Path, preset: str) -> dict:
+LEGACY = "unclipped"  # rows logged before rows carried the preset revision (2026-12-01)
+
+
+def load(path: Path, preset: str, revision: str | None = None) -> dict:
+    """The log's rows of ``preset`` at ``revision`` (None: any revision)."""
     rows = {}
     if path.exists():
         for line in path.read_text().splitlines():
             row = json.loads(line)
-            if row["preset"] == preset:
+            if row["preset"] != preset:
+                continue
+            if revision is None or row.get("revision", LEGACY) == revision:
                 rows[(row["layer"], row["arch"], row["seed"])] = row
     return rows
 
@@ -204,19 +212,17 @@ def targets(rows: dict, layers: dict, preset: Preset, cell, anchor_mean) -> list
             f"- BN-ReLU seed std of the mean over all networks: "
             f"{100 * statistics.pstdev(means):.2f} points (Preset.seed_std)."
         )
-    walls = [
-        sum(
+    names = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0", "gn_relu")
+    walls = {
+        name: sum(
             r.get("wall_s", 0.0)
-            for (n, a, s), r in rows.items()
-            if n == name and s == 0 and a in preset.anchor_names
+            for (n, a, seed), r in rows.items()
+            if n == name and seed == 0 and a in preset.anchor_names
         )
-        for name in ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0", "gn_relu")
-    ]
-    lines.append(
-        "- Full three-anchor training of an accepted layer (seed 0, wall): "
-        + ", ".join(f"{w:.0f} s" for w in walls)
-        + " (target <= 150 s)."
-    )
+        for name in names
+    }
+    shown = ", ".join(f"{n} {w:.0f} s" for n, w in walls.items())
+    lines.append(f"- Three-anchor training, seed 0, wall (target <= 150 s): {shown}.")
     return lines
 
 
@@ -247,6 +253,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", help="train only these layers this sitting")
     parser.add_argument("--compare", type=Path, help="another preset's log: rank correlation")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--revision",
+        help=f"print the table of rows logged under this preset revision (e.g. {LEGACY!r}) "
+        "instead of measuring the current one",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -254,14 +265,17 @@ def main() -> None:
     log = args.log or Path(f"results/proxy_fidelity_{preset.name}.jsonl")
     archs = args.archs or [*preset.anchor_names, "resnet_basic", "vgg"]
     layers = reference_set(args.generated, args.gen_seed)
-    rows = load(log, preset.name)
+    rows = load(log, preset.name, args.revision or preset.revision)
+    if args.revision:
+        print("\n".join(table(rows, layers, preset, archs)))
+        return
     data = preset.load_data()  # one split for every layer and seed
 
     def keep(row: dict) -> None:
         rows[(row["layer"], row["arch"], row["seed"])] = row
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as f:
-            f.write(json.dumps({"preset": preset.name, **row}) + "\n")
+            f.write(json.dumps({"preset": preset.name, "revision": preset.revision, **row}) + "\n")
 
     if ("linear_probe", "pixels", 0) not in rows:
         keep(
@@ -318,7 +332,7 @@ def main() -> None:
     print("\n".join(table(rows, layers, preset, archs)))
     if args.compare:
         other_preset = json.loads(args.compare.read_text().splitlines()[0])["preset"]
-        other = load(args.compare, other_preset)
+        other = load(args.compare, other_preset)  # every revision: keep one per log
         chosen = [
             n
             for n, (kind, _, _) in layers.items()
