@@ -23,26 +23,16 @@ from evonorm import LayerGraph, known_layer
 from evonorm.proxy.architectures import ArchConfig
 from evonorm.proxy.presets import Preset, get_preset
 from evonorm.proxy.score import train_layer
+from proxy_fidelity import LISTED, graph_of  # bench/, beside this script
 
 
 def probe_layers() -> dict[str, LayerGraph]:
     """Known layers and the layers that should lose: they do not normalise."""
     names = ("bn_relu", "bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0")
     layers = {n: known_layer(n) for n in names}
-    elementwise = {
-        "identity": [("add", 0, 1)],  # x + 0
-        "tanh": [("tanh", 0)],
-        "relu": [("max", 0, 1)],
-        "dyt": [("mul", 3, 0), ("tanh", 4)],  # tanh(v1 * x)
-    }
-    for name, nodes in elementwise.items():
-        layers[name] = LayerGraph.from_dict(
-            {
-                "schema": "evonorm.graph/v1",
-                "space": "B",
-                "nodes": [{"op": op, "inputs": list(inputs)} for op, *inputs in nodes],
-            }
-        )
+    layers.update({n: graph_of(LISTED[n]) for n in ("identity", "tanh")})
+    layers["relu"] = graph_of([("max", 0, 1)])  # max(x, 0)
+    layers["dyt"] = graph_of(LISTED["dyt"])  # tanh(v1 * x)
     return layers
 
 

@@ -350,7 +350,7 @@ def _where(arguments: dict) -> None:
 
     from evonorm.evolve import Search, open_storage
     from evonorm.evolve.after import rerank_summary
-    from evonorm.tracking.gate import evidence_from_rerank, verdict
+    from evonorm.tracking.gate import kept_evidence, verdict
 
     study, storage = arguments.get("study", "evonorm"), arguments.get("storage", "")
     uri = arguments.get("tracking_uri", "")
@@ -364,10 +364,7 @@ def _where(arguments: dict) -> None:
     if not summary.get("kept"):
         print("champion: none yet: no layer was accepted; run again to continue the search")
         return
-    verdicts = {
-        name: verdict(evidence_from_rerank(summary, row, study))
-        for name, row in summary["kept"].items()
-    }
+    verdicts = {name: verdict(e) for name, e in kept_evidence(summary, study).items()}
     for name, gate in verdicts.items():
         if not gate.passed:
             print(f"layer:    models:/{name}@challenger (champion gate failed: {gate.reason})")

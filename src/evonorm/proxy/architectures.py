@@ -94,32 +94,33 @@ def _keep_maps(model: nn.Module, config: ArchConfig) -> None:
     stem = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     while True:
         sizes = _strided_inputs(model, config, skip=stem)
-        shrinking = [m for m, size in sizes if _halved(m, size) < config.min_map]
+        shrinking = [m for m, size in sizes.items() if _halved(m, size) < config.min_map]
         if not shrinking:
             return
-        first = dict(sizes)[shrinking[0]]  # a block's conv and its shortcut change together
-        for module in (m for m in shrinking if dict(sizes)[m] == first):
+        first = sizes[shrinking[0]]  # a block's conv and its shortcut change together
+        for module in (m for m in shrinking if sizes[m] == first):
             if isinstance(module, nn.Conv2d):
                 module.stride = (1, 1)
             else:
                 module.kernel_size, module.stride = 1, 1
 
 
-def _strided_inputs(model: nn.Module, config: ArchConfig, *, skip: nn.Module) -> list:
-    """``[(module, input size)]`` of the stride-2 convs and pools but ``skip``, in run order."""
-    seen: list = []
+def _strided_inputs(model: nn.Module, config: ArchConfig, *, skip: nn.Module) -> dict:
+    """``{module: input size}`` of the stride-2 convs and pools but ``skip``, in run order (a
+    module's first call)."""
+    seen: dict = {}
 
     def record(module, inputs, _output):
-        seen.append((module, inputs[0].shape[-1]))
+        seen.setdefault(module, inputs[0].shape[-1])
 
-    hooks = [m.register_forward_hook(record) for m in model.modules()
-             if m is not skip and _stride(m) == 2]  # fmt: skip
+    strided = [m for m in model.modules() if m is not skip and _stride(m) == 2]
+    hooks = [m.register_forward_hook(record) for m in strided]
     with torch.no_grad():
         model.eval()(torch.zeros(2, config.in_channels, config.image_size, config.image_size))
     for hook in hooks:
         hook.remove()
     model.train()
-    return list(dict(seen).items())  # first call of each module
+    return seen
 
 
 def _halved(module: nn.Module, size: int) -> int:

@@ -118,8 +118,10 @@ def substitute(
     def affine(bn: nn.BatchNorm2d) -> nn.Module:
         if lone_norm == "affine":
             return Affine(bn.num_features, zero_init=id(bn) in ends)
-        fresh = _KeptBatchNorm(bn.num_features) if lone_norm == "batchnorm" else None
-        fresh = fresh or LoneGroupNorm(bn.num_features)
+        if lone_norm == "batchnorm":
+            fresh: nn.Module = _KeptBatchNorm(bn.num_features)
+        else:
+            fresh = LoneGroupNorm(bn.num_features)
         if id(bn) in ends:
             nn.init.zeros_(fresh.weight)
         return fresh

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 from evonorm.proxy.presets import get_preset
 
-__all__ = ["MAX_DROP", "RerankEvidence", "Verdict", "evidence_from_rerank", "verdict"]
+__all__ = [
+    "MAX_DROP",
+    "RerankEvidence",
+    "Verdict",
+    "evidence_from_rerank",
+    "kept_evidence",
+    "verdict",
+]
 
 MAX_DROP = 0.02  # the most a champion may lose to BN-ReLU on any one rerank network
 BASELINE = "bn_relu"
@@ -119,3 +126,10 @@ def evidence_from_rerank(summary: Mapping, row_name: str, search: str) -> Rerank
         held_out=tuple(a for a in archs if a not in preset.anchor_names),
         seed_std=seed_std,
     )
+
+
+def kept_evidence(summary: Mapping, search: str) -> dict[str, RerankEvidence]:
+    """``{published name: evidence}`` for every layer the rerank kept."""
+    return {
+        name: evidence_from_rerank(summary, row, search) for name, row in summary["kept"].items()
+    }

@@ -262,14 +262,14 @@ def publish_search(search, tracking_uri: str) -> list[Published]:
     """Publish a reranked search's kept layers (``evonorm publish``, the pipeline's
     ``register``): each with its rerank beside BN-ReLU as the gate's evidence."""
     from evonorm.evolve.after import kept_layers, rerank_summary
-    from evonorm.tracking.gate import evidence_from_rerank
+    from evonorm.tracking.gate import kept_evidence
 
     layers = kept_layers(search)  # raises before any store is touched when not reranked
-    summary = rerank_summary(search)
+    evidences = kept_evidence(rerank_summary(search), search.name)
     client = MlflowClient(tracking_uri)
     published = []
     for name, graph, metrics in layers:
-        evidence = evidence_from_rerank(summary, summary["kept"][name], search.name)
+        evidence = evidences[name]
         version = publish_layer(
             graph, name, tracking_uri=tracking_uri, metrics=metrics, evidence=evidence
         )

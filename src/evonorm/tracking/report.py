@@ -17,7 +17,7 @@ import numpy as np
 from evonorm.evolve import Search
 from evonorm.evolve.after import ranked, rerank_summary, transfer_summary
 from evonorm.space import LayerGraph
-from evonorm.tracking.gate import evidence_from_rerank, verdict
+from evonorm.tracking.gate import kept_evidence, verdict
 from evonorm.tracking.plots import funnel, graph_figure, search_figures
 
 __all__ = ["rerank_figure", "rerank_markdown", "transfer_markdown", "write_report"]
@@ -65,12 +65,10 @@ def gate_markdown(summary: dict) -> list[str]:
         "A kept layer is crowned only if it beat BN-ReLU in this rerank (tracking/gate.py).",
         "",
     ]
-    for name, row in summary["kept"].items():
-        gate = verdict(evidence_from_rerank(summary, row, ""))
+    verdicts = {name: verdict(e) for name, e in kept_evidence(summary, "").items()}
+    for name, gate in verdicts.items():
         lines.append(f"- `{name}`: {'passed' if gate.passed else 'failed'}: {gate.reason}")
-    if not any(
-        verdict(evidence_from_rerank(summary, r, "")).passed for r in summary["kept"].values()
-    ):
+    if not any(gate.passed for gate in verdicts.values()):
         lines.append("- No layer passed: this search crowns nothing.")
     return [*lines, ""]
 
