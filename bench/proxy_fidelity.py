@@ -160,7 +160,7 @@ def table(rows: dict, layers: dict, preset: Preset, archs: list[str]) -> list[st
     noise = []
     for arch in archs:
         values = [r["accuracy"] for (n, a, _), r in rows.items() if n == "bn_relu" and a == arch]
-        noise.append(f"{arch} {100 * statistics.pstdev(values):.2f}" if len(values) > 1 else "")
+        noise.append(f"{arch} {100 * statistics.stdev(values):.2f}" if len(values) > 1 else "")
     seeds = len({s for (n, a, s) in rows if n == "bn_relu" and a != "chain"})
     out += ["", f"BN-ReLU seed std (points, {seeds} seeds): " + ", ".join(n for n in noise if n)]
     out += ["", *targets(rows, layers, preset, cell, anchor_mean)]
@@ -195,7 +195,7 @@ def targets(rows: dict, layers: dict, preset: Preset, cell, anchor_mean) -> list
     stds = []
     for arch in preset.anchor_names:
         values = [r["accuracy"] for (n, a, _), r in rows.items() if n == "bn_relu" and a == arch]
-        stds.append((arch, 100 * statistics.pstdev(values) if len(values) > 1 else float("nan")))
+        stds.append((arch, 100 * statistics.stdev(values) if len(values) > 1 else float("nan")))
     worst = max(v for _, v in stds)
     lines.append(
         "- BN-ReLU seed std per anchor: "
@@ -210,7 +210,7 @@ def targets(rows: dict, layers: dict, preset: Preset, cell, anchor_mean) -> list
     if len(means) > 1:
         lines.append(
             f"- BN-ReLU seed std of the mean over all networks: "
-            f"{100 * statistics.pstdev(means):.2f} points (Preset.seed_std)."
+            f"{100 * statistics.stdev(means):.2f} points (Preset.seed_std)."
         )
     names = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0", "gn_relu")
     walls = {
@@ -331,8 +331,9 @@ def main() -> None:
     print(f"\n## Proxy fidelity: `{preset.name}`\n")
     print("\n".join(table(rows, layers, preset, archs)))
     if args.compare:
-        other_preset = json.loads(args.compare.read_text().splitlines()[0])["preset"]
-        other = load(args.compare, other_preset)  # every revision: keep one per log
+        last = json.loads(args.compare.read_text().splitlines()[-1])
+        other_preset, other_revision = last["preset"], last.get("revision", LEGACY)
+        other = load(args.compare, other_preset, other_revision)  # its latest revision
         chosen = [
             n
             for n, (kind, _, _) in layers.items()
@@ -350,7 +351,10 @@ def main() -> None:
         pairs = [(mean(rows, n), mean(other, n)) for n in chosen]
         pairs = [p for p in pairs if None not in p]
         rho = stats.spearmanr(*zip(*pairs, strict=True)).statistic
-        print(f"\nSpearman vs {other_preset}, {len(pairs)} reference + accepted layers: {rho:.3f}")
+        print(
+            f"\nSpearman vs {other_preset} (revision {other_revision}), {len(pairs)} reference "
+            f"+ accepted layers: {rho:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The champion gate: only a layer that beat BN-ReLU in its own rerank is crowned."""
 
+import statistics
+
 import pytest
 
 from evonorm.proxy.presets import get_preset
@@ -62,6 +64,8 @@ def test_evidence_comes_from_a_stored_rerank_summary():
     assert found.layer == pytest.approx({"resnet": 0.91, "vgg": 0.8})
     assert found.bn_relu == pytest.approx({"resnet": 0.85, "vgg": 0.87})
     assert found.held_out == ("vgg",) and found.protocol == "p" and found.search == "demo"
-    # two seeds measured a spread of 1 point in BN-ReLU's mean: larger than the preset's figure
-    assert found.seed_std == pytest.approx(max(0.01, get_preset("local").seed_std or 0.0))
+    # two seeds measured BN-ReLU means of 85 and 87 %: a sample std of 1.4 points, larger than
+    # the preset's figure
+    spread = statistics.stdev([0.85, 0.87])
+    assert found.seed_std == pytest.approx(max(spread, get_preset("local").seed_std or 0.0))
     assert not verdict(found).passed  # vgg is 7 points below BN-ReLU

@@ -116,7 +116,7 @@ def evidence_from_rerank(summary: Mapping, row_name: str, search: str) -> Rerank
     seed_std = preset.seed_std
     if baseline and len(summary["seeds"]) > 1:  # the rerank's own spread, when it measured one
         per_seed = zip(*(baseline["accuracy"][a] for a in archs), strict=True)
-        measured = statistics.pstdev(statistics.fmean(s) for s in per_seed)
+        measured = statistics.stdev(statistics.fmean(s) for s in per_seed)
         seed_std = measured if seed_std is None else max(seed_std, measured)
     return RerankEvidence(
         search=search,
