@@ -78,14 +78,14 @@ def cmd_layer_show(args: argparse.Namespace) -> None:
 
 
 def cmd_layer_pull(args: argparse.Namespace) -> None:
-    from evonorm.tracking import LayerNotFound, pull_layer
+    from evonorm.tracking import LayerNotFound, TrackingError, pull_layer
 
     uri = args.model if args.model.startswith("models:/") else f"models:/{args.model}"
     if "@" not in uri and not re.search(r"/\d+$", uri):
         uri += "@champion"
     try:
         folder = pull_layer(uri, args.out, tracking_uri=args.tracking_uri)
-    except LayerNotFound as exc:
+    except (LayerNotFound, TrackingError) as exc:
         raise UsageError(str(exc)) from None
     for path in sorted(folder.iterdir()):
         print(path)
@@ -164,7 +164,8 @@ def cmd_baselines(args: argparse.Namespace) -> None:
 
 def cmd_evolve(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchConfig, SearchError, StorageError
-    from evonorm.evolve.worker import WorkerSettings, run_search
+    from evonorm.evolve.worker import Stopped, WorkerSettings, run_search
+    from evonorm.proxy.data import DataError
 
     storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
     tournament = float(args.tournament) if "." in args.tournament else int(args.tournament)
@@ -185,9 +186,11 @@ def cmd_evolve(args: argparse.Namespace) -> None:
         )
         observe = None
         if not args.no_tracking:
-            from evonorm.tracking import SearchTracker, default_tracking_uri
+            from evonorm.tracking import SearchTracker, check_tracking, default_tracking_uri
 
-            uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
+            uri = check_tracking(
+                args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
+            )
 
             def observe(search):
                 return SearchTracker(search, uri, experiment=args.experiment)
@@ -195,8 +198,13 @@ def cmd_evolve(args: argparse.Namespace) -> None:
         census = run_search(
             config, settings, workers=args.workers, progress=not args.quiet, observe=observe
         )
-    except (SearchError, StorageError, ValueError, KeyError) as exc:
+    except (SearchError, StorageError, DataError, ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: workers stopped, trials re-queued
+        _stderr(
+            f"{args.study}: stopped; candidates in flight were re-queued; run it again to resume"
+        )
+        raise SystemExit(143 if isinstance(stop, Stopped) else 130) from None
     best = "-" if census.best != census.best else f"{census.best:.2%}"
     _stderr(
         f"{args.study}: {census.done} recorded ({census.accepted} accepted, {census.rejected} "
@@ -212,10 +220,8 @@ def _open_search(args: argparse.Namespace):
     from evonorm.evolve import Search, SearchError, StorageError, open_storage
 
     storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
-    if storage.startswith("journal:") and not Path(storage.removeprefix("journal:")).exists():
-        raise UsageError(f"no study storage at {storage}: pass --storage URL")
     try:
-        return Search.open(args.study, open_storage(storage))
+        return Search.open(args.study, open_storage(storage, must_exist=True))
     except (SearchError, StorageError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -304,14 +310,14 @@ def cmd_transfer(args: argparse.Namespace) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchError
-    from evonorm.tracking import default_tracking_uri
+    from evonorm.tracking import TrackingError, default_tracking_uri
     from evonorm.tracking.registry import publish_search
 
     search = _open_search(args)
     uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
     try:
         published = publish_search(search, uri)
-    except SearchError as exc:
+    except (SearchError, TrackingError) as exc:
         raise UsageError(str(exc)) from None
     for entry in published:
         print(f"{entry.line()}  {uri}")
@@ -321,13 +327,15 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 def cmd_pipeline(args: argparse.Namespace) -> None:
     from evonorm.pipelines import client
+    from evonorm.pipelines.params import check_arguments, parse_params
 
     try:
         if args.pipeline_command == "compile":
             out = args.out or client.COMPILED / f"{args.name}.yaml"
-            print(client.compile_pipeline(args.name, out))
+            print(client.compile_pipeline(args.name, out, image_registry=args.image_registry))
             return
-        arguments = client.parse_params(args.name, args.param or [])
+        arguments = parse_params(args.name, args.param or [])
+        check_arguments(args.name, arguments)
         if args.pipeline_command == "run-local":
             client.run_local(args.name, arguments, pipeline_root=args.pipeline_root)
             _where(arguments)
@@ -508,6 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     pipe_commands = pipe.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
     comp = pipe_commands.add_parser("compile", help="write the IR YAML the cluster runs")
     comp.add_argument("-o", "--out", help="file (default: the committed compiled/NAME.yaml)")
+    comp.add_argument(
+        "--image-registry",
+        metavar="REG",
+        help="pull the images from REG (default: ghcr.io/evonorm)",
+    )
     runs = [
         pipe_commands.add_parser("run-local", help="run on the KFP local runner"),
         pipe_commands.add_parser("submit", help="start a run on a KFP server"),

@@ -5,6 +5,7 @@ evaluated twice, no trial left RUNNING or WAITING."""
 import collections
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -12,6 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from evonorm.evolve import Search, open_storage
+from evonorm.evolve.owner import is_alive
 from evonorm.evolve.recovery import recover
 
 from .conftest import evolve_command
@@ -66,6 +68,12 @@ def _check_invariants(storage_url, study, budget):
     return lost
 
 
+def _search_group(command) -> subprocess.Popen:
+    """The search in a process group of its own, so a test can signal all of it."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen(command, start_new_session=True, **pipes)
+
+
 def _run(command, **kwargs):
     return subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE, **kwargs)
 
@@ -90,10 +98,7 @@ def test_killed_worker_is_replaced_and_its_candidate_evaluated_once(storage_url,
 def test_killed_search_resumes_with_the_same_command(storage_url, study_name):
     budget = 4
     command = evolve_command(study_name, storage_url, "--workers", "2", "--budget", str(budget))
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    process = _search_group(command)
     try:
         number, _ = _wait_for_running_trial(storage_url, study_name, process)
         os.killpg(process.pid, signal.SIGKILL)  # the launcher and all its workers
@@ -177,3 +182,46 @@ def test_a_candidate_that_keeps_killing_its_worker_ends_as_an_error(tmp_path):
     assert "died 3 times" in last["reason"]
     census = search.census()
     assert (census.errors, census.lost, census.waiting, census.running) == (1, 3, 0, 0)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _children(pid: int) -> list[int]:
+    done = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in done.stdout.split()]
+
+
+@pytest.mark.timeout(2 * DEADLINE)
+def test_sigterm_stops_the_workers_and_requeues_what_they_held(tmp_path, study_name):
+    storage_url = f"journal:{tmp_path / 'study.log'}"
+    command = evolve_command(study_name, storage_url, "--workers", "2", "--budget", "50")
+    process = _search_group(command)
+    try:
+        number, worker = _wait_for_running_trial(storage_url, study_name, process)
+        children = _children(process.pid)
+        assert worker in children
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 143, err
+    assert "candidates in flight were re-queued" in err.strip().splitlines()[-1]
+    # Every child is gone within seconds (the workers are joined before the launcher exits;
+    # multiprocessing's resource tracker follows once its pipe closes).
+    deadline = time.monotonic() + 5
+    while alive := [p for p in children if is_alive({"host": socket.gethostname(), "pid": p})]:
+        assert time.monotonic() < deadline, [_cmdline(pid) for pid in alive]
+        time.sleep(0.1)
+    trials = _search(storage_url, study_name).trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    held = trials[number]
+    assert held.state == TrialState.FAIL and "status" not in held.user_attrs  # lost, not recorded
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == number]
+    assert retry.state == TrialState.WAITING and retry.user_attrs["cid"] == held.user_attrs["cid"]

@@ -1,12 +1,9 @@
 """The pipeline: golden IR YAML, its cluster settings, parameters, submission up to the KFP API
 requests, and one tiny end-to-end run on the KFP local runner."""
 
-import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -15,8 +12,10 @@ from mlflow.tracking import MlflowClient
 from evonorm.evolve import Search, open_storage
 from evonorm.evolve.after import rerank_summary
 from evonorm.pipelines import PIPELINES
-from evonorm.pipelines.client import COMPILED, compile_pipeline, parse_params, schedule, submit
+from evonorm.pipelines.client import COMPILED, compile_pipeline, schedule, submit
+from evonorm.pipelines.params import parse_params
 from evonorm.tracking.gate import evidence_from_rerank, verdict
+from http_stub import serving
 
 
 def cli(*args, cwd=None, timeout=900):
@@ -34,6 +33,35 @@ def test_the_committed_yaml_is_what_the_code_compiles_to(name, tmp_path):
     assert fresh.read_text() == golden.read_text(), (
         f"{golden} is stale: run `evonorm pipeline compile --name {name}` and commit it"
     )
+
+
+def test_the_run_form_describes_every_parameter_with_its_allowed_values():
+    from evonorm.pipelines.form import CHOICES
+    from evonorm.pipelines.params import defaults
+
+    spec = yaml.safe_load_all((COMPILED / "evonorm-search.yaml").read_text())
+    form = next(spec)["root"]["inputDefinitions"]["parameters"]
+    assert set(form) == set(defaults("evonorm-search"))
+    for name, field in form.items():
+        text = " ".join(field["description"].split())
+        assert len(text) > 40 and "Default: " in text, (name, text)
+    for name, allowed in CHOICES.items():
+        text = " ".join(form[name]["description"].split())
+        assert f"Allowed: {', '.join(allowed)}." in text, (name, text)
+    assert "Default: paper." in " ".join(form["preset"]["description"].split())
+
+
+def test_the_image_registry_is_chosen_at_compile_time(tmp_path):
+    registry = "registry.example.com:5000/ml/"
+    moved = compile_pipeline("evonorm-search", tmp_path / "moved.yaml", image_registry=registry)
+    golden = (COMPILED / "evonorm-search.yaml").read_text()
+    images = [line for line in moved.read_text().splitlines() if " image: " in line]
+    assert len(images) == golden.count(" image: ") > 0
+    assert all("image: registry.example.com:5000/ml/evonorm" in line for line in images)
+    assert moved.read_text() == golden.replace("image: ghcr.io/evonorm/", f"image: {registry}")
+    with pytest.raises(ValueError, match="not a registry path"):
+        compile_pipeline("evonorm-search", tmp_path / "bad.yaml", image_registry="bad reg")
+    assert not (tmp_path / "bad.yaml").exists()
 
 
 def test_every_compiled_file_belongs_to_a_pipeline():
@@ -85,35 +113,16 @@ def test_parameters_are_typed_by_the_pipeline_signature():
 def kfp_api():
     """A stand-in for the KFP API server (none can run here): records each request and answers
     like the server does, so the test sees exactly what kfp.Client sends."""
-    requests = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self):
-            size = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(size)) if size else None
-            requests.append((self.command, self.path.split("?")[0], body))
-            if "experiments" in self.path:
-                out = {"experiments": [{"experiment_id": "e1", "display_name": "evonorm"}]}
-            elif "recurringruns" in self.path:
-                out = {"recurring_run_id": "r1"}
-            else:
-                out = {"run_id": "run1"}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(method, path, body):
+        if "experiments" in path:
+            return 200, {"experiments": [{"experiment_id": "e1", "display_name": "evonorm"}]}
+        if "recurringruns" in path:
+            return 200, {"recurring_run_id": "r1"}
+        return 200, {"run_id": "run1"}
 
-        do_GET = do_POST = answer
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    server.shutdown()
+    with serving(answer) as (host, requests):
+        yield host, requests
 
 
 def test_submit_and_schedule_send_the_expected_requests(kfp_api):

@@ -73,3 +73,32 @@ def test_cifar_archive_comes_from_the_cache_before_any_download(s3, tmp_path, mo
     assert not cifar.ensure_archive(root, cache)  # already there: no second fetch
     # torchvision verifies the archive's MD5 before extracting it; that step needs the real
     # CIFAR-10 archive, which this machine cannot download.
+
+
+def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from evonorm.cli import main
+    from evonorm.proxy.data import DataError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for name, value in {"AWS_ENDPOINT_URL": down, "AWS_ACCESS_KEY_ID": "k",
+                        "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
+                        "EVONORM_DATASET_CACHE": "s3://datasets/cache",
+                        "EVONORM_DATA_DIR": str(tmp_path / "data")}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DataError, match=r"dataset cache s3://datasets/cache cannot be read"):
+        cifar.load_cifar10("train")
+    assert not list((tmp_path / "data").glob("*.part"))  # nothing half-downloaded
+    assert main(["evaluate", "bn_relu", "--preset", "paper", "--device", "cpu"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "cannot be read (Could not connect to the endpoint URL" in line
+    # A local copy is used without asking the cache at all.
+    (tmp_path / "data" / "cifar-10-batches-py").mkdir(parents=True)
+    assert not cifar.ensure_archive(tmp_path / "data", cache_from_env())
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(b"x")
+    with pytest.warns(UserWarning, match="not stored"):
+        assert cache_from_env().store("cifar10", "v1", archive) is None

@@ -30,6 +30,7 @@ from evonorm.evolve.candidate import Candidate
 from evonorm.space import LayerGraph, mutate, random_graph
 
 __all__ = [
+    "SELECTIONS",
     "STRATEGIES",
     "Evolution",
     "Member",
@@ -38,6 +39,7 @@ __all__ = [
     "pareto_indices",
 ]
 
+SELECTIONS = ("pareto", "average")  # tournament winner: Pareto front over anchors, or mean
 MAX_MUTATION_DRAWS = 1000  # ~50 µs each; a live graph of one node changes in ~1 % of draws
 MAX_NOVEL_DRAWS = 100  # random graphs redrawn while already evaluated
 NOVEL_RESELECT = 200  # mutation draws before a new tournament when avoiding evaluated layers
@@ -126,8 +128,8 @@ class Evolution:
             raise ValueError(
                 f"warmup must be in [1, population_size={self.population_size}], got {w!r}"
             )
-        if self.selection not in ("pareto", "average"):
-            raise ValueError(f"selection must be 'pareto' or 'average', got {self.selection!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
 
     def tournament_size(self, population: int) -> int:
         if isinstance(self.tournament, float):

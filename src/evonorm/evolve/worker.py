@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +25,20 @@ from tqdm import tqdm
 from evonorm.evolve import steps
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.recovery import recover, requeue
-from evonorm.evolve.search import Census, Search, SearchConfig, quiet_optuna
+from evonorm.evolve.search import Census, Search, SearchConfig, SearchError, quiet_optuna
 from evonorm.evolve.storage import StorageSpec, open_storage
+from evonorm.proxy.data import DATASETS
 from evonorm.proxy.presets import get_preset
 
-__all__ = ["WorkerSettings", "run_search", "work"]
+__all__ = ["Stopped", "WorkerSettings", "run_search", "work"]
 
 MAX_ROUNDS = 3
+STOP_GRACE = 10.0  # seconds a worker gets to exit after SIGTERM before it is killed
+
+
+class Stopped(KeyboardInterrupt):
+    """The launcher got SIGTERM: like Ctrl-C, it stops its workers, re-queues the candidates
+    they held and ends; the same command resumes the search."""
 
 
 class Observer(Protocol):
@@ -106,6 +115,7 @@ def run_search(
         raise ValueError(f"budget must be >= 1, got {settings.budget}")
     quiet_optuna()
     StorageSpec.parse(settings.storage).check_workers(workers)
+    DATASETS[get_preset(config.preset).dataset].load("train")  # missing files: DataError now
     search = Search.open(settings.study, _open(settings), config)
     if not settings.threads:
         per_worker = max(1, (os.cpu_count() or 1) // workers)
@@ -117,6 +127,8 @@ def run_search(
         initial=min(search.census().done, settings.budget), dynamic_ncols=True,
     )  # fmt: skip
     status = "FAILED"
+    processes: list[mp.Process] = []
+    restore = _stop_on_sigterm()
     try:
         for _ in range(MAX_ROUNDS):
             recover(search.study)
@@ -135,7 +147,7 @@ def run_search(
                 if census != shown:
                     _show(bar, census)
                     if observer:
-                        observer.update(census)
+                        _observe(observer.update, census)
                     shown = census
                 time.sleep(0.5)
             for p in processes:
@@ -148,18 +160,66 @@ def run_search(
                 "restarting the workers",
                 file=sys.stderr,
             )
+        else:
+            if search.census().done < settings.budget:
+                raise SearchError(
+                    f"the workers stopped early {MAX_ROUNDS} times (their errors are above); "
+                    "the study keeps what they recorded: fix the cause and run the command again"
+                )
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
+        _stop(processes)
+        restore()
         recover(search.study)
         census = search.census()
         _show(bar, census)
         bar.close()
         if observer:
-            observer.close(status)
+            _observe(observer.close, status)
     return census
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into :class:`Stopped` while the search runs (main thread only); returns
+    the function that puts the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stopped(signum, frame):
+        raise Stopped(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stopped)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(processes: list[mp.Process]) -> None:
+    """SIGTERM to the workers still running, SIGKILL to those not gone after STOP_GRACE."""
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + STOP_GRACE
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def _observe(call: Callable, *args) -> None:
+    """Tracking never stops a search: a failed call is one warning; the tracker logs what it
+    missed at its next successful call (it syncs from the study)."""
+    try:
+        call(*args)
+    except Exception as error:  # MLflow down, store full, ...: the study is the truth
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        tqdm.write(
+            f"evonorm: tracking failed ({type(error).__name__}: {message}); the search "
+            "goes on and logs what it missed once tracking works again",
+            file=sys.stderr,
+        )
 
 
 def _show(bar: tqdm, census: Census) -> None:

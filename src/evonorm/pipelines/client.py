@@ -9,67 +9,40 @@ JSON or comma-separated, str); an unknown name or a bad value is one clear ``Val
 
 from __future__ import annotations
 
-import inspect
-import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 
 from kfp import compiler, local
 
-from evonorm.pipelines.search import PIPELINES
+from evonorm.components.images import REGISTRY
+from evonorm.pipelines.params import check_arguments, pipeline
 
-__all__ = ["COMPILED", "compile_pipeline", "parse_params", "run_local", "schedule", "submit"]
+__all__ = ["COMPILED", "HostError", "compile_pipeline", "run_local", "schedule", "submit"]
 
 COMPILED = Path(__file__).with_name("compiled")
 LOCAL_PARALLEL = 2  # loop iterations the KFP local runner runs at once (kfp 2.17.3)
 
 
-def _pipeline(name: str):
-    if name not in PIPELINES:
-        raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(PIPELINES)}")
-    return PIPELINES[name]
-
-
-def compile_pipeline(name: str, path: str | Path) -> Path:
+def compile_pipeline(name: str, path: str | Path, *, image_registry: str | None = None) -> Path:
+    """Write the pipeline's IR YAML to ``path``. ``image_registry`` (e.g.
+    ``registry.example.com/ml``) replaces the images' registry, ``ghcr.io/evonorm``, in every
+    task; the committed YAML keeps the default."""
+    registry = (image_registry or REGISTRY).rstrip("/")
+    if not re.fullmatch(r"[\w.\-]+(:\d+)?(/[\w.\-]+)*", registry):
+        raise ValueError(
+            f"--image-registry {image_registry!r} is not a registry path such as "
+            "registry.example.com/team"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(_pipeline(name), str(path))
+    compiler.Compiler().compile(pipeline(name), str(path))
+    if registry != REGISTRY:
+        text = path.read_text()
+        path.write_text(text.replace(f" image: {REGISTRY}/", f" image: {registry}/"))
     return path
-
-
-def defaults(name: str) -> dict:
-    """The pipeline's parameters and their defaults (the KFP UI form)."""
-    signature = inspect.signature(_pipeline(name).pipeline_func)
-    return {k: p.default for k, p in signature.parameters.items()}
-
-
-def parse_params(name: str, pairs: list[str]) -> dict:
-    """``["k=v", …]`` → arguments typed like the pipeline's defaults."""
-    known = defaults(name)
-    out = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--param {pair!r}: expected NAME=VALUE")
-        if key not in known:
-            raise ValueError(f"--param {key!r}: pipeline {name} has no such parameter; it has: "
-                             f"{', '.join(known)}")  # fmt: skip
-        kind = type(known[key])
-        try:
-            if kind is list:
-                value = json.loads(text) if text.startswith("[") else [
-                    v for v in text.split(",") if v]  # fmt: skip
-                if not isinstance(value, list):
-                    raise ValueError
-            else:
-                value = kind(text)
-        except ValueError:
-            raise ValueError(
-                f"--param {key}={text}: expected {kind.__name__} (default {known[key]!r})"
-            ) from None
-        out[key] = value
-    return out
 
 
 def run_local(name: str, arguments: dict, *, pipeline_root: str | Path) -> None:
@@ -83,45 +56,117 @@ def run_local(name: str, arguments: dict, *, pipeline_root: str | Path) -> None:
         pipeline_root=str(pipeline_root),
         raise_on_error=True,
     )
-    _pipeline(name)(**arguments)
+    pipeline(name)(**arguments)
 
 
-def _cron(expression: str) -> str:
-    """KFP wants six fields (seconds first); accept the usual five too."""
+class HostError(ValueError):
+    """A KFP API server that cannot be reached, refuses the credentials or answers an error."""
+
+
+def cron_expression(expression: str) -> str:
+    """The six-field form KFP wants (seconds first; five fields get ``0`` seconds), checked
+    field by field before any server is asked."""
+    from croniter import croniter
+
     fields = expression.split()
-    if len(fields) == 5:
-        return "0 " + expression
-    if len(fields) == 6:
-        return expression
-    raise ValueError(f"--cron {expression!r}: expected 5 fields (min hour day month weekday) or 6")
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"--cron {expression!r}: expected 5 fields (min hour day month weekday) or 6"
+        )
+    six = " ".join(["0", *fields] if len(fields) == 5 else fields)
+    if not croniter.is_valid(six, second_at_beginning=True):
+        raise ValueError(
+            f"--cron {expression!r} is not a valid schedule: minutes 0-59, hours 0-23, days "
+            "1-31, months 1-12, weekdays 0-6 (SUN-SAT); each a value, a-b, a,b, */n or *"
+        )
+    return six
+
+
+class _Client:
+    """``kfp.Client`` for ``host``, with every failure (in its health check or any call made
+    under ``with``) turned into one :class:`HostError`. kfp's own health check retries an error
+    answer five times, 5 s apart: it is asked once here (urllib3 still retries a refused
+    connection three times)."""
+
+    def __init__(self, host: str, client=None) -> None:
+        self.host = host
+        self._given = client
+
+    def __enter__(self):
+        import kfp
+
+        class OneHealthCheck(kfp.Client):
+            def get_kfp_healthz(self, sleep_duration: int = 5):
+                return self._healthz_api.healthz_service_get_healthz()
+
+        try:
+            with warnings.catch_warnings():  # "only works with KFP v2.0.0-beta.2 and later"
+                warnings.simplefilter("ignore", FutureWarning)
+                return self._given or OneHealthCheck(host=self.host)
+        except Exception as error:
+            raise _host_error(self.host, error) or error from None
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is not None:
+            translated = _host_error(self.host, error)
+            if translated is not None:
+                raise translated from None
+
+
+def _host_error(host: str, error: BaseException) -> HostError | None:
+    """The one line for a failed exchange with the KFP host; None for other errors."""
+    from kfp_server_api import ApiException
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(error, ApiException) and error.status in (401, 403):
+        return HostError(
+            f"KFP host {host} refused authentication (HTTP {error.status}): log in (kfp's "
+            "context file, or a port-forward to svc/ml-pipeline) and try again"
+        )
+    if isinstance(error, ApiException) and error.status:
+        return HostError(
+            f"KFP host {host} answered HTTP {error.status} ({error.reason}): is it a Kubeflow "
+            "Pipelines API server?"
+        )
+    if isinstance(error, (ApiException, HTTPError, ConnectionError, TimeoutError)):
+        return HostError(
+            f"KFP host {host} cannot be reached ({_reason(error)}): check --host and that the "
+            "API server runs (kubectl port-forward svc/ml-pipeline 8888:8888)"
+        )
+    return None
+
+
+def _reason(error: Exception) -> str:
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
+    return found[-1].strip() if found else type(error).__name__
 
 
 def submit(host: str, name: str, arguments: dict, *, experiment: str, client=None) -> str:
-    """Start one run; returns its run id."""
-    import kfp
-
-    client = client or kfp.Client(host=host)
-    with tempfile.TemporaryDirectory() as tmp:
+    """Start one run; returns its run id. Arguments are checked before the host is asked."""
+    check_arguments(name, arguments)
+    with _Client(host, client) as kfp_client, tempfile.TemporaryDirectory() as tmp:
         package = compile_pipeline(name, Path(tmp) / f"{name}.yaml")
-        run = client.create_run_from_pipeline_package(
-            str(package), arguments=arguments, experiment_name=experiment,
+        run = kfp_client.create_run_from_pipeline_package(
+            str(package),
+            arguments=arguments,
+            experiment_name=experiment,
             run_name=f"{name} {arguments.get('study', '')}".strip(),
-        )  # fmt: skip
+        )
     return run.run_id
 
 
-def schedule(host: str, name: str, arguments: dict, *, cron: str, experiment: str,
-             client=None) -> str:  # fmt: skip
+def schedule(
+    host: str, name: str, arguments: dict, *, cron: str, experiment: str, client=None
+) -> str:
     """A recurring run continuing the same study: max concurrency 1 (runs of a study never
-    overlap, which crash recovery relies on) and no catch-up of missed slots."""
-    import kfp
-
-    expression = _cron(cron)
-    client = client or kfp.Client(host=host)
-    experiment_id = client.create_experiment(experiment).experiment_id
-    with tempfile.TemporaryDirectory() as tmp:
+    overlap, which crash recovery relies on) and no catch-up of missed slots. The schedule and
+    the arguments are checked before the host is asked."""
+    expression = cron_expression(cron)
+    check_arguments(name, arguments)
+    with _Client(host, client) as kfp_client, tempfile.TemporaryDirectory() as tmp:
+        experiment_id = kfp_client.create_experiment(experiment).experiment_id
         package = compile_pipeline(name, Path(tmp) / f"{name}.yaml")
-        job = client.create_recurring_run(
+        job = kfp_client.create_recurring_run(
             experiment_id=experiment_id,
             job_name=f"{name} {arguments.get('study', '')} ({expression})".strip(),
             cron_expression=expression,
@@ -129,5 +174,5 @@ def schedule(host: str, name: str, arguments: dict, *, cron: str, experiment: st
             no_catchup=True,
             pipeline_package_path=str(package),
             params=arguments,
-        )  # fmt: skip
+        )
     return job.recurring_run_id

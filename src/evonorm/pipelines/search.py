@@ -24,6 +24,7 @@ from evonorm.components.reject.component import reject
 from evonorm.components.rerank.component import rerank
 from evonorm.components.train.component import train
 from evonorm.components.transfer.component import transfer
+from evonorm.pipelines.form import documented
 
 __all__ = ["PIPELINES", "evonorm_search"]
 
@@ -62,6 +63,7 @@ def _cluster(task: dsl.PipelineTask, *, cpu: str, memory: str, gpu: bool = False
     description="Evolve normalization-activation layers: population in Optuna storage, "
     "candidates in MLflow, winners in the MLflow Model Registry.",
 )
+@documented
 def evonorm_search(
     study: str = "evonorm",
     storage: str = "",
@@ -82,16 +84,8 @@ def evonorm_search(
     device: str = "auto",
     report_dir: str = "/tmp/evonorm-report",  # noqa: S108 - inside the pod; logged to MLflow
 ) -> None:
-    """Parameters: ``study`` search name (resumed if it exists); ``storage`` Optuna storage URL
-    (journal:PATH, postgresql+psycopg2://…; empty: $EVONORM_STORAGE); ``tracking_uri`` MLflow
-    (empty: $MLFLOW_TRACKING_URI); ``preset`` smoke | local | paper (dataset and budgets);
-    ``space`` B | S; ``strategy`` evolution | random; ``population``, ``tournament`` (count, or
-    fraction < 1), ``selection`` pareto | average; ``seed``; ``generations`` sequential
-    generations this run; ``children`` candidates per generation (evaluated in parallel);
-    ``rerank_top`` finalists reranked; ``rerank_seeds``; ``rerank_archs`` (empty: anchors +
-    held-out); ``transfer_tasks`` subset of
-    segmentation, gan (empty: none); ``device`` auto | cpu | cuda; ``report_dir`` where
-    finalize writes the report before logging it."""
+    """The whole search: generations of candidates through rejection and multi-network
+    training, then rerank, transfer and registration (parameters: :mod:`evonorm.pipelines.form`)."""
     final = finalize(study=study, storage=storage, tracking_uri=tracking_uri,
                      report_dir=report_dir)  # fmt: skip
     _cluster(final, cpu="1", memory="2Gi")

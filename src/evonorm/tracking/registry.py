@@ -36,6 +36,7 @@ from evonorm.compile import build_layer, standalone_source
 from evonorm.space import GraphError, LayerGraph
 from evonorm.tracking.gate import RerankEvidence, Verdict, verdict
 from evonorm.tracking.plots import graph_figure
+from evonorm.tracking.reach import check_tracking, make_store_folder
 from evonorm.tracking.tracker import experiment_id
 
 __all__ = [
@@ -218,8 +219,9 @@ def _resolve(uri: str, client: MlflowClient):
 
 
 def pull_layer(uri: str, out: str | Path, *, tracking_uri: str | None = None) -> Path:
-    """Download the version's files (graph JSON, standalone module, …) into ``out``."""
-    client = MlflowClient(tracking_uri)
+    """Download the version's files (graph JSON, standalone module, …) into ``out``. A store
+    that is not there is a :class:`~evonorm.tracking.reach.TrackingError`, never created."""
+    client = MlflowClient(check_tracking(tracking_uri, must_exist=True))
     version = _resolve(uri, client)
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +268,7 @@ def publish_search(search, tracking_uri: str) -> list[Published]:
 
     layers = kept_layers(search)  # raises before any store is touched when not reranked
     evidences = kept_evidence(rerank_summary(search), search.name)
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(make_store_folder(check_tracking(tracking_uri)))
     published = []
     for name, graph, metrics in layers:
         evidence = evidences[name]

@@ -8,10 +8,11 @@
   rejection chain's numbers; tags status, stage and reason; artifacts ``graph.json`` and
   ``graph.png``.
 
-Logging is idempotent: :meth:`SearchTracker.sync` logs the recorded trials that have no child
-run yet, so a resumed search continues its parent run and never logs a candidate twice. Only the
-process that calls ``sync`` talks to MLflow (the launcher), so a SQLite tracking store has one
-writer.
+Logging is idempotent: :meth:`SearchTracker.sync` logs the recorded trials that have no
+finished child run yet, so a resumed search continues its parent run and never logs a candidate
+twice. A child run left unfinished (the tracking server went away while it was logged) is
+completed by the next ``sync``, in the same run. Only the process that calls ``sync`` talks to
+MLflow (the launcher), so a SQLite tracking store has one writer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mlflow.tracking import MlflowClient
 from evonorm.evolve import Record, Search
 from evonorm.space import LayerGraph
 from evonorm.tracking.plots import funnel, graph_figure, search_figures
+from evonorm.tracking.reach import make_store_folder
 
 __all__ = ["DEFAULT_EXPERIMENT", "SearchTracker", "default_tracking_uri", "experiment_id"]
 
@@ -49,10 +51,9 @@ def experiment_id(client: MlflowClient, name: str, artifact_location: str | None
 
 
 def default_tracking_uri(run_dir: str | Path) -> str:
-    """The local default: a SQLite store in the run folder."""
-    path = Path(run_dir).resolve() / "mlflow.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    """The local default: a SQLite store in the run folder (made when the store is first
+    written, see :func:`~evonorm.tracking.reach.make_store_folder`)."""
+    return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"
 
 
 class SearchTracker:
@@ -68,11 +69,11 @@ class SearchTracker:
         plot_every: int = 10,
     ) -> None:
         self.search = search
-        self.client = MlflowClient(tracking_uri)
+        self.client = MlflowClient(make_store_folder(tracking_uri))
         self.plot_every = plot_every
         self.experiment_id = experiment_id(self.client, experiment, artifact_location)
         self.parent_id = self._parent_run()
-        self._logged = self._logged_trials()
+        self._logged, self._partial = self._logged_trials()
         self._since_plots = 0
 
     # -- runs --------------------------------------------------------------------------------
@@ -98,8 +99,16 @@ class SearchTracker:
         )
         return run.info.run_id
 
-    def _logged_trials(self) -> set[int]:
-        return {int(r.data.tags["evonorm.trial"]) for r in self._find("candidate")}
+    def _logged_trials(self) -> tuple[set[int], dict[int, str]]:
+        """Trials with a finished child run, and unfinished child runs by trial."""
+        logged, partial = set(), {}
+        for run in self._find("candidate"):
+            number = int(run.data.tags["evonorm.trial"])
+            if run.info.status == "FINISHED":
+                logged.add(number)
+            else:
+                partial[number] = run.info.run_id
+        return logged, partial
 
     def sync(self, *, plots: bool | None = None) -> int:
         """Log every recorded trial without a child run; refresh the search plots every
@@ -125,10 +134,13 @@ class SearchTracker:
             "evonorm.stage": attrs.get("stage", ""),
             "evonorm.reason": attrs.get("reason", "")[:5000],
         }
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"{self.search.name}-{trial.number:05d}", tags=tags
-        )
-        run_id = run.info.run_id
+        run_id = self._partial.get(trial.number)
+        if run_id is None:
+            name = f"{self.search.name}-{trial.number:05d}"
+            run_id = self.client.create_run(
+                self.experiment_id, run_name=name, tags=tags
+            ).info.run_id
+            self._partial[trial.number] = run_id  # until finished: a retry logs into this run
         params = {
             k: attrs.get(k) for k in ("formula", "hash", "parent", "space", "generation", "origin")
         }
@@ -159,6 +171,7 @@ class SearchTracker:
             self.client.log_figure(run_id, figure, "graph.png")
             plt.close(figure)
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        del self._partial[trial.number]
 
     # -- search-level artifacts --------------------------------------------------------------
 
