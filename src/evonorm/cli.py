@@ -327,15 +327,14 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 def cmd_pipeline(args: argparse.Namespace) -> None:
     from evonorm.pipelines import client
-    from evonorm.pipelines.params import check_arguments, parse_params
+    from evonorm.pipelines.params import parse_params
 
     try:
         if args.pipeline_command == "compile":
             out = args.out or client.COMPILED / f"{args.name}.yaml"
             print(client.compile_pipeline(args.name, out, image_registry=args.image_registry))
             return
-        arguments = parse_params(args.name, args.param or [])
-        check_arguments(args.name, arguments)
+        arguments = parse_params(args.name, args.param or [])  # checked by each call below
         if args.pipeline_command == "run-local":
             client.run_local(args.name, arguments, pipeline_root=args.pipeline_root)
             _where(arguments)

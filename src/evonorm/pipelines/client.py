@@ -50,6 +50,7 @@ def run_local(name: str, arguments: dict, *, pipeline_root: str | Path) -> None:
     raises on a failed task. The runner executes up to two loop iterations at once, so each
     task's torch gets half the CPUs (unless OMP_NUM_THREADS is set): two tasks with all the
     cores each oversubscribe them and run several times slower."""
+    check_arguments(name, arguments)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // LOCAL_PARALLEL)))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
