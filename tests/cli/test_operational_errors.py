@@ -2,20 +2,12 @@
 with exit status 2 and leave nothing behind. Real parts only: closed ports, real files."""
 
 import contextlib
-import socket
 
 import pytest
 
 from evonorm.cli import main
 from evonorm.tracking import TrackingError, check_tracking
-from http_stub import serving
-
-
-def closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from http_stub import closed_port, serving
 
 
 def one_error_line(capsys) -> str:

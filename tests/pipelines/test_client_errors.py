@@ -1,15 +1,13 @@
 """A KFP host that cannot be reached or refuses the credentials, a bad schedule and bad
 parameters: one line and exit status 2, the last two before any request is sent."""
 
-import socket
-
 import pytest
 
 from evonorm.cli import main
 from evonorm.pipelines.client import cron_expression
 from evonorm.pipelines.form import CHOICES
 from evonorm.pipelines.params import check_arguments
-from http_stub import serving
+from http_stub import closed_port, serving
 
 
 @pytest.fixture
@@ -25,12 +23,6 @@ def one_error_line(capsys) -> str:
     assert len(err) == 1, err
     assert err[0].startswith("evonorm: error: ")
     return err[0]
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.timeout(60)

@@ -6,7 +6,6 @@ MLflow run."""
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from evonorm.evolve import Search, open_storage
+from http_stub import closed_port
 
 OUTAGE = 30  # seconds the server is down
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_server(tmp_path, port: int) -> subprocess.Popen:
@@ -68,7 +62,7 @@ def _logged(uri: str) -> collections.Counter:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_search_goes_on_while_mlflow_is_down_and_logs_what_it_missed(tmp_path):
-    port, study = _free_port(), "outage"
+    port, study = closed_port(), "outage"
     storage = f"journal:{tmp_path / 'study.log'}"
     uri = f"http://127.0.0.1:{port}"
     server = _start_server(tmp_path, port)
