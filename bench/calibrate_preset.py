@@ -69,8 +69,10 @@ def main() -> None:
         preset.train, **{k: v for k, v in overrides.items() if v is not None}
     )
     data = preset.load_data()
-    print(f"preset {preset.name}, shape overrides {shape}, {config}, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(
+        f"preset {preset.name}, shape overrides {shape}, {config}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"{'layer':12} {'arch':16} {'seed':>4} {'params':>8} {'acc':>7} {'seconds':>8}")
     for layer in args.layers:
         graph = known_layer(layer)
@@ -82,8 +84,11 @@ def main() -> None:
                 result = train_layer(graph, arch, preset, data, config, seed)
                 seconds = time.perf_counter() - start
                 note = f"  ({result.reason})" if result.reason else ""
-                print(f"{layer:12} {arch:16} {seed:4d} {params:8d} {result.accuracy:7.2%} "
-                      f"{seconds:8.1f}{note}", flush=True)  # fmt: skip
+                print(
+                    f"{layer:12} {arch:16} {seed:4d} {params:8d} {result.accuracy:7.2%} "
+                    f"{seconds:8.1f}{note}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,10 @@ def main() -> None:
     data = load_data(preset.dataset, search_size=1000, rerank_size=1000, fit_size=10000)
     batch = preset.train.batch_size
     print(f"preset {preset.name}, batch {batch}, {torch.get_num_threads()} threads")
-    print(f"{'layer':12} {'arch':16} {'eager s/step':>12} {'compiled':>9} {'compile s':>9} "
-          f"{'break-even steps':>16}")  # fmt: skip
+    print(
+        f"{'layer':12} {'arch':16} {'eager s/step':>12} {'compiled':>9} {'compile s':>9} "
+        f"{'break-even steps':>16}"
+    )
     for layer in args.layers:
         graph = known_layer(layer)
         for arch in preset.anchor_names:
@@ -64,8 +66,10 @@ def main() -> None:
             compile_s = times[0] + times[1] - 2 * compiled  # the first call compiles train mode
             gain = eager - compiled
             even = f"{compile_s / gain:16.0f}" if gain > 0 else f"{'never':>16}"
-            print(f"{layer:12} {arch:16} {eager:12.3f} {compiled:9.3f} {compile_s:9.1f} {even}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{layer:12} {arch:16} {eager:12.3f} {compiled:9.3f} {compile_s:9.1f} {even}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ def main() -> None:
             print(f"CIFAR-10 unavailable ({exc}); using synthetic data")
             real = False
     data = data or synthetic(device)
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
-          f"{'CIFAR-10' if real else 'synthetic CIFAR-shaped data'}")  # fmt: skip
+    print(
+        f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
+        f"{'CIFAR-10' if real else 'synthetic CIFAR-shaped data'}"
+    )
     for compiled in (False, True):
         config = dataclasses.replace(preset.train, compile=compiled)
         if args.steps:
@@ -74,8 +76,11 @@ def main() -> None:
                 seconds = time.perf_counter() - start
                 total += seconds
                 acc = f"{result.accuracy:.2%}" if real else "-"
-                print(f"{layer:12} {arch:16} compile={compiled!s:5} {config.steps} steps "
-                      f"{seconds:7.1f} s  acc {acc} {result.reason}", flush=True)  # fmt: skip
+                print(
+                    f"{layer:12} {arch:16} compile={compiled!s:5} {config.steps} steps "
+                    f"{seconds:7.1f} s  acc {acc} {result.reason}",
+                    flush=True,
+                )
             print(f"{layer:12} three anchors, compile={compiled}: {total:.1f} s")
 
 

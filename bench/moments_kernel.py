@@ -40,8 +40,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
     print(f"{'shape (N, C, H, W)':24} {'var_mean µs':>12} {'evonorm µs':>11} {'speed-up':>9}")
-    for shape in [(128, 96, 14, 14), (128, 16, 14, 14), (128, 144, 7, 7), (128, 240, 4, 4),
-                  (128, 384, 2, 2)]:  # fmt: skip
+    for shape in [
+        (128, 96, 14, 14),
+        (128, 16, 14, 14),
+        (128, 144, 7, 7),
+        (128, 240, 4, 4),
+        (128, 384, 2, 2),
+    ]:
         x = torch.randn(shape, requires_grad=True)
         ref = timed(var_mean, x, args.repeats)
         ours = timed(hw_moments, x, args.repeats)

@@ -39,8 +39,11 @@ def main() -> None:
     data = preset.load_data()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        search = Search.open("overhead", open_storage(f"journal:{Path(tmp) / 's.log'}"),
-                             SearchConfig(preset=args.preset, population=16))  # fmt: skip
+        search = Search.open(
+            "overhead",
+            open_storage(f"journal:{Path(tmp) / 's.log'}"),
+            SearchConfig(preset=args.preset, population=16),
+        )
         tracker = SearchTracker(search, default_tracking_uri(tmp), plot_every=10)
         owner = this_process()
 
@@ -51,8 +54,16 @@ def main() -> None:
             chain_for(search, data)
             t2 = time.perf_counter()
             scores = dict(zip(search.config.anchors, rng.uniform(0.5, 0.9, 3), strict=True))
-            record(search, Outcome(candidate.trial, "accepted", scores=scores, stage="accepted",
-                                   metrics={"grad_norm/resnet": 10.0}))  # fmt: skip
+            record(
+                search,
+                Outcome(
+                    candidate.trial,
+                    "accepted",
+                    scores=scores,
+                    stage="accepted",
+                    metrics={"grad_norm/resnet": 10.0},
+                ),
+            )
             t3 = time.perf_counter()
             tracker.sync()
             t4 = time.perf_counter()
@@ -62,8 +73,12 @@ def main() -> None:
 
         for _ in range(args.history):
             one(None)
-        timings: dict[str, list[float]] = {"claim + bind": [], "duplicate maps": [],
-                                           "record": [], "MLflow sync": []}  # fmt: skip
+        timings: dict[str, list[float]] = {
+            "claim + bind": [],
+            "duplicate maps": [],
+            "record": [],
+            "MLflow sync": [],
+        }
         for _ in range(args.cycles):
             one(timings)
     chain = RejectionChain(preset, data)
@@ -71,8 +86,10 @@ def main() -> None:
     evaluation = evaluate(known_layer("evonorm_b0"), chain)
     evaluation_seconds = time.perf_counter() - start
     overhead = sum(statistics.fmean(v) for v in timings.values())
-    print(f"preset {args.preset}; study with {args.history} recorded candidates; "
-          f"means over {args.cycles} candidates")  # fmt: skip
+    print(
+        f"preset {args.preset}; study with {args.history} recorded candidates; "
+        f"means over {args.cycles} candidates"
+    )
     for key, values in timings.items():
         print(f"  {key:16} {statistics.fmean(values) * 1000:8.1f} ms")
     print(f"  orchestration    {overhead * 1000:8.1f} ms per candidate")

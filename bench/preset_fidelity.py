@@ -67,8 +67,13 @@ def main() -> None:
             a: train_layer(graph, a, preset, data, preset.train, 0).accuracy
             for a in preset.anchor_names
         }
-        row = {"preset": preset.name, "name": name, "formula": graph.formula(),
-               "accuracy": accuracy, "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+        row = {
+            "preset": preset.name,
+            "name": name,
+            "formula": graph.formula(),
+            "accuracy": accuracy,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         if args.log:
             args.log.parent.mkdir(parents=True, exist_ok=True)
             with args.log.open("a") as f:
@@ -76,15 +81,25 @@ def main() -> None:
         print(f"{name:8} {graph.formula()[:50]:50} {row['seconds']:6.1f} s", flush=True)
         return accuracy
 
-    pairs = [("bn_relu", statistics.fmean(base_ref["accuracy"].values()),
-              statistics.fmean(measure("bn_relu", known_layer("bn_relu")).values()))]  # fmt: skip
+    pairs = [
+        (
+            "bn_relu",
+            statistics.fmean(base_ref["accuracy"].values()),
+            statistics.fmean(measure("bn_relu", known_layer("bn_relu")).values()),
+        )
+    ]
     for r in graphs_ref:
         graph = graphs[r["index"]]
         if graph.formula() != r["formula"]:
             raise SystemExit(f"graph {r['index']} differs from the reference: {r['formula']}")
         mine = measure(f"g{r['index']}", graph)
-        pairs.append((r["formula"], statistics.fmean(r["accuracy"].values()),
-                      statistics.fmean(mine.values())))  # fmt: skip
+        pairs.append(
+            (
+                r["formula"],
+                statistics.fmean(r["accuracy"].values()),
+                statistics.fmean(mine.values()),
+            )
+        )
     print(f"\n{'layer':50} {first['preset']:>8} {preset.name:>8}")
     for name, ref, mine in sorted(pairs, key=lambda p: -p[1]):
         print(f"{name[:50]:50} {ref:8.2%} {mine:8.2%}")
@@ -94,8 +109,9 @@ def main() -> None:
         rho = stats.spearmanr(ref[mask], mine[mask]).statistic
         tau = stats.kendalltau(ref[mask], mine[mask]).statistic
         print(f"{label:24} n={int(mask.sum()):3d}  Spearman {rho:.3f}  Kendall {tau:.3f}")
-    clear = [(i, j) for i, j in combinations(range(len(pairs)), 2)
-             if abs(ref[i] - ref[j]) > args.margin]  # fmt: skip
+    clear = [
+        (i, j) for i, j in combinations(range(len(pairs)), 2) if abs(ref[i] - ref[j]) > args.margin
+    ]
     same = sum(np.sign(ref[i] - ref[j]) == np.sign(mine[i] - mine[j]) for i, j in clear)
     print(
         f"pairs the reference separates by > {100 * args.margin:.0f} points: {len(clear)}, "

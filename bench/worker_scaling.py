@@ -73,22 +73,31 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--eval-seconds", type=float, default=0.2)
     args = parser.parse_args()
-    postgres = args.postgres or subprocess.run(
-        [str(Path(__file__).parents[1] / "scripts" / "test-postgres.sh")],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    postgres = (
+        args.postgres
+        or subprocess.run(
+            [str(Path(__file__).parents[1] / "scripts" / "test-postgres.sh")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     with tempfile.TemporaryDirectory() as tmp:
         storages = {"journal": f"journal:{Path(tmp) / 'scaling.log'}", "postgres": postgres}
-        print(f"{args.budget} candidates, {args.eval_seconds} s stand-in evaluation, "
-              f"{os.cpu_count()} CPUs; ideal speed-up = workers")  # fmt: skip
+        print(
+            f"{args.budget} candidates, {args.eval_seconds} s stand-in evaluation, "
+            f"{os.cpu_count()} CPUs; ideal speed-up = workers"
+        )
         print(f"{'storage':10} {'workers':>7} {'cand/s':>8} {'speed-up':>9} {'start-up s':>11}")
         for name, url in storages.items():
             base = None
             for workers in (1, 2, 4):
                 rate, startup = throughput(url, workers, args.budget, args.eval_seconds)
                 base = base or rate
-                print(f"{name:10} {workers:7d} {rate:8.2f} {rate / base:8.2f}x {startup:11.1f}",
-                      flush=True)  # fmt: skip
+                print(
+                    f"{name:10} {workers:7d} {rate:8.2f} {rate / base:8.2f}x {startup:11.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

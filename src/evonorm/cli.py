@@ -5,7 +5,6 @@
     evonorm layer pull NAME[@ALIAS] -o DIR     graph JSON + standalone module from the registry
     evonorm evaluate NAME|FILE.json --preset smoke|local|paper [--arch A ...] [--json]
     evonorm baselines --preset local [--seeds 0 1] [--out docs/baselines.md]
-    evonorm explore [--samples N] [--steps N]   the main job (see evonorm.explore)
     evonorm evolve --study NAME [--storage URL] --preset P --workers W --budget N
         [--strategy evolution|random] [--space B|S]   run or resume a search
     evonorm report STUDY [--storage URL] [-o DIR]    markdown report with plots
@@ -24,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from evonorm.proxy.presets import PRESETS
 from evonorm.space import BASELINES, KNOWN_LAYERS, GraphError, LayerGraph, random_graph
 
 EXIT_USAGE = 2
-PRESET_NAMES = ["smoke", "local", "ablation", "paper"]
+PRESET_NAMES = tuple(PRESETS)
 
 
 class UsageError(Exception):
@@ -96,16 +96,6 @@ def cmd_layer_random(args: argparse.Namespace) -> None:
     print(graph.to_json(indent=2 if args.pretty else None))
 
 
-def cmd_explore(args: argparse.Namespace) -> None:
-    from evonorm.explore import run
-    from evonorm.proxy.data import DataError
-
-    try:
-        run(args.samples, args.seed, args.steps, args.batch, Path(args.out))
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
@@ -133,8 +123,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return
     v = result.verdict
     print(f"layer:    {name}  ({graph.formula()})")
-    print(f"verdict:  {'accepted' if v.accepted else 'rejected'} at {v.stage}"
-          + (f": {v.reason}" if v.reason else ""))  # fmt: skip
+    print(
+        f"verdict:  {'accepted' if v.accepted else 'rejected'} at {v.stage}"
+        + (f": {v.reason}" if v.reason else "")
+    )
     for arch, r in result.results.items():
         print(f"  {arch:16} {r.accuracy:7.2%}  loss {r.final_loss:.3f}  {r.seconds:6.1f} s")
     print(f"seconds:  {result.seconds:.1f}")
@@ -153,29 +145,31 @@ def cmd_baselines(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown layers {unknown}; known: {', '.join(KNOWN_LAYERS)}")
     data = _preset_data(preset, seed=0, device=args.device)
     start = time.perf_counter()
-    table = run_baselines(preset, data, layers=args.layers or tuple(KNOWN_LAYERS),
-                          seeds=args.seeds, echo=_stderr)  # fmt: skip
+    table = run_baselines(
+        preset, data, layers=args.layers or tuple(KNOWN_LAYERS), seeds=args.seeds, echo=_stderr
+    )
     command = "evonorm " + shlex.join(args.argv)
-    text = markdown(table, preset, command=command, seeds=args.seeds,
-                    wall_seconds=time.perf_counter() - start)  # fmt: skip
+    text = markdown(
+        table, preset, command=command, seeds=args.seeds, wall_seconds=time.perf_counter() - start
+    )
     write_baselines(Path(args.out), text)
     print(text)
 
 
 def cmd_evolve(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchConfig, SearchError, StorageError
+    from evonorm.evolve.selection import tournament_value
     from evonorm.evolve.worker import Stopped, WorkerSettings, run_search
     from evonorm.proxy.data import DataError
 
-    storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
-    tournament = float(args.tournament) if "." in args.tournament else int(args.tournament)
+    storage = _storage(args)
     try:
         config = SearchConfig(
             preset=args.preset,
             space=args.space,
             strategy=args.strategy,
             population=args.population,
-            tournament=tournament,
+            tournament=tournament_value(args.tournament),
             selection=args.selection,
             seed=args.seed,
             warmup=args.warmup,
@@ -214,12 +208,17 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     )
 
 
+def _storage(args: argparse.Namespace) -> str:
+    """``--storage``, or the study's JournalFile in its run folder."""
+    return args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
+
+
 def _open_search(args: argparse.Namespace):
     """The existing search ``args.study`` in ``args.storage`` (default: the run folder's
     JournalFile); a missing storage or study -> exit 2."""
     from evonorm.evolve import Search, SearchError, StorageError, open_storage
 
-    storage = args.storage or f"journal:{Path(args.runs) / args.study / 'optuna.log'}"
+    storage = _storage(args)
     try:
         return Search.open(args.study, open_storage(storage, must_exist=True))
     except (SearchError, StorageError) as exc:
@@ -245,11 +244,17 @@ def cmd_ablation(args: argparse.Namespace) -> None:
 
     try:
         config = config_from(
-            preset=args.preset, budget=args.budget, seeds=args.seeds, space=args.space,
-            population=args.population, tournament=args.tournament, warmup=args.warmup,
-            samples=args.samples, held_out=tuple(args.held_out) if args.held_out else None,
+            preset=args.preset,
+            budget=args.budget,
+            seeds=args.seeds,
+            space=args.space,
+            population=args.population,
+            tournament=args.tournament,
+            warmup=args.warmup,
+            samples=args.samples,
+            held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
-        )  # fmt: skip
+        )
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     _preset_data(get_preset(config.preset), seed=0, device="cpu")  # missing data -> exit 2
@@ -275,9 +280,15 @@ def cmd_rerank(args: argparse.Namespace) -> None:
     data = _preset_data(preset, seed=0, device=args.device)
     try:
         summary = rerank_search(
-            search, preset, data, top=args.top, seeds=args.seeds, archs=args.archs,
-            baselines=args.baselines, echo=_stderr,
-        )  # fmt: skip
+            search,
+            preset,
+            data,
+            top=args.top,
+            seeds=args.seeds,
+            archs=args.archs,
+            baselines=args.baselines,
+            echo=_stderr,
+        )
     except (SearchError, KeyError, ValueError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     print("\n".join(rerank_markdown(summary)))
@@ -300,9 +311,18 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     except (DataError, CocoError) as exc:
         raise UsageError(str(exc)) from None
     try:
-        results = transfer_search(search, preset, data, tasks=args.tasks, baselines=args.baselines,
-                                  seed=args.seed, out=out, coco=coco, coco_limit=args.coco_limit,
-                                  echo=_stderr)  # fmt: skip
+        results = transfer_search(
+            search,
+            preset,
+            data,
+            tasks=args.tasks,
+            baselines=args.baselines,
+            seed=args.seed,
+            out=out,
+            coco=coco,
+            coco_limit=args.coco_limit,
+            echo=_stderr,
+        )
     except (SearchError, CocoError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(transfer_markdown(results)))
@@ -326,12 +346,12 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> None:
-    from evonorm.pipelines import client
-    from evonorm.pipelines.params import parse_params
+    from evonorm.workflow import client
+    from evonorm.workflow.params import parse_params
 
     try:
         if args.pipeline_command == "compile":
-            out = args.out or client.COMPILED / f"{args.name}.yaml"
+            out = args.out or client.COMPILED.resolve() / f"{args.name}.yaml"
             print(client.compile_pipeline(args.name, out, image_registry=args.image_registry))
             return
         arguments = parse_params(args.name, args.param or [])  # checked by each call below
@@ -342,8 +362,9 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
             run = client.submit(args.host, args.name, arguments, experiment=args.experiment)
             print(f"run {run} on {args.host}")
         else:
-            job = client.schedule(args.host, args.name, arguments, cron=args.cron,
-                                  experiment=args.experiment)  # fmt: skip
+            job = client.schedule(
+                args.host, args.name, arguments, cron=args.cron, experiment=args.experiment
+            )
             print(f"recurring run {job} on {args.host}")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -352,40 +373,16 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
 def _where(arguments: dict) -> None:
     """After a local run: where the study, the MLflow store, the report and the champions
     are."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
     from evonorm.evolve import Search, open_storage
-    from evonorm.evolve.after import rerank_summary
-    from evonorm.tracking.gate import kept_evidence, verdict
+    from evonorm.tracking.registry import registry_lines
 
     study, storage = arguments.get("study", "evonorm"), arguments.get("storage", "")
     uri = arguments.get("tracking_uri", "")
     print(f"study:    {study} in {storage}")
     print(f"MLflow:   {uri}  (browse: mlflow ui --backend-store-uri {uri})")
     print(f"report:   {Path(arguments.get('report_dir', '')) / 'report.md'}")
-    if not storage or not uri:
-        return
-    summary = rerank_summary(Search.open(study, open_storage(storage))) or {}
-    client = MlflowClient(uri)
-    if not summary.get("kept"):
-        print("champion: none yet: no layer was accepted; run again to continue the search")
-        return
-    verdicts = {name: verdict(e) for name, e in kept_evidence(summary, study).items()}
-    for name, gate in verdicts.items():
-        if not gate.passed:
-            print(f"layer:    models:/{name}@challenger (champion gate failed: {gate.reason})")
-            continue
-        try:
-            version = client.get_model_version_by_alias(name, "champion")
-            print(f"champion: models:/{name}@champion (version {version.version})")
-        except MlflowException:
-            print(f"layer:    models:/{name} (passed the gate; not registered yet)")
-    if not any(gate.passed for gate in verdicts.values()):
-        print(
-            f"champion gate: no layer of search {study!r} beat BN-ReLU in its rerank; "
-            "nothing was crowned"
-        )
+    if storage and uri:
+        print("\n".join(registry_lines(Search.open(study, open_storage(storage)), uri)))
 
 
 def _positive(text: str) -> int:
@@ -397,12 +394,8 @@ def _positive(text: str) -> int:
 
 def _preset_data(preset, *, seed: int, device: str):
     """The preset's data on ``device`` ("auto": CUDA when available); missing files -> exit 2."""
-    import torch
-
     from evonorm.proxy.data import DataError
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         return preset.load_data(seed=seed, device=device)
     except DataError as exc:
@@ -450,16 +443,6 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--out", default="docs/baselines.md")
     base.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
     base.set_defaults(func=cmd_baselines)
-
-    explore = commands.add_parser(
-        "explore", help="train random and known layers briefly (main job)"
-    )
-    explore.add_argument("--samples", type=_positive, default=16, help="random layers to try")
-    explore.add_argument("--steps", type=_positive, default=60, help="SGD steps per layer")
-    explore.add_argument("--batch", type=_positive, default=128)
-    explore.add_argument("--seed", type=int, default=0)
-    explore.add_argument("--out", default="runs/explore", help="folder for results and graphs")
-    explore.set_defaults(func=cmd_explore)
 
     evolve = commands.add_parser("evolve", help="run or resume a search in W local processes")
     evolve.add_argument("--study", default="evonorm", help="search name (resumes if it exists)")
@@ -529,8 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--name", default="evonorm-search", help="pipeline name")
         p.set_defaults(func=cmd_pipeline)
     for p in runs:
-        p.add_argument("--param", action="append", metavar="K=V",
-                       help="pipeline parameter (repeatable); lists as JSON or a,b,c")  # fmt: skip
+        p.add_argument(
+            "--param",
+            action="append",
+            metavar="K=V",
+            help="pipeline parameter (repeatable); lists as JSON or a,b,c",
+        )
     runs[0].add_argument("--pipeline-root", default="runs/kfp", help="local outputs folder")
     for p in runs[1:]:
         p.add_argument("--host", required=True, help="KFP API server URL")
@@ -549,36 +536,54 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--space", choices=["B", "S"], default="B")
     abl.add_argument("--population", type=_positive, default=8)
     abl.add_argument("--tournament", type=_positive, default=3)
-    abl.add_argument("--warmup", type=_positive, default=1,
-                     help="accepted layers before evolution starts mutating")  # fmt: skip
-    abl.add_argument("--samples", type=_positive, default=6,
-                     help="random layers per seed in the Random rows")  # fmt: skip
-    abl.add_argument("--novel", action="store_true",
-                     help="both arms redraw already evaluated structures")  # fmt: skip
+    abl.add_argument(
+        "--warmup",
+        type=_positive,
+        default=1,
+        help="accepted layers before evolution starts mutating",
+    )
+    abl.add_argument(
+        "--samples", type=_positive, default=6, help="random layers per seed in the Random rows"
+    )
+    abl.add_argument(
+        "--novel", action="store_true", help="both arms redraw already evaluated structures"
+    )
     abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
     abl.add_argument("--jobs", type=_positive, default=2, help="processes (threads split)")
     abl.add_argument("--root", help="studies, trainings (default: results/ablation/PRESET-SPACE)")
     abl.add_argument("-o", "--out", default="docs/results.md", help="markdown results file")
     abl.set_defaults(func=cmd_ablation)
 
-    rr = study_command("rerank", "retrain the top layers and baselines on held-out data and "
-                       "architectures; keep the best three", cmd_rerank)  # fmt: skip
+    rr = study_command(
+        "rerank",
+        "retrain the top layers and baselines on held-out data and "
+        "architectures; keep the best three",
+        cmd_rerank,
+    )
     rr.add_argument("--top", type=_positive, default=10, help="finalists to rerank")
     rr.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     rr.add_argument("--archs", nargs="+", help="architectures (default: anchors + held-out)")
     rr.add_argument("--baselines", nargs="*", default=list(BASELINES), help="known layers")
     rr.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
-    tr = study_command("transfer", "instance segmentation and GAN with the kept layers and "
-                       "baselines", cmd_transfer)  # fmt: skip
+    tr = study_command(
+        "transfer", "instance segmentation and GAN with the kept layers and baselines", cmd_transfer
+    )
     tr.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     tr.add_argument("--baselines", nargs="*", default=list(BASELINES), help="known layers")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--coco", metavar="DIR", help="segmentation on COCO: DIR holds annotations/"
-                    "instances_{train,val}2017.json and {train,val}2017/")  # fmt: skip
+    tr.add_argument(
+        "--coco",
+        metavar="DIR",
+        help="segmentation on COCO: DIR holds annotations/"
+        "instances_{train,val}2017.json and {train,val}2017/",
+    )
     tr.add_argument("--coco-limit", type=_positive, help="COCO images per split (seeded sample)")
     tr.add_argument("-o", "--out", help="folder for sample grids (default: RUNS/STUDY/transfer)")
-    pub = study_command("publish", "register the kept layers in the MLflow Model Registry "
-                        "(champion only when beaten)", cmd_publish)  # fmt: skip
+    pub = study_command(
+        "publish",
+        "register the kept layers in the MLflow Model Registry (champion only when beaten)",
+        cmd_publish,
+    )
     pub.add_argument("--tracking-uri", help="default: sqlite:///RUNS/STUDY/mlflow.db")
     return parser
 

@@ -17,8 +17,6 @@ import os
 import time
 from pathlib import Path
 
-import torch
-
 from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
 from evonorm.evolve.after import (
     rerank_search,
@@ -26,8 +24,9 @@ from evonorm.evolve.after import (
     transfer_data,
     transfer_search,
 )
-from evonorm.evolve.candidate import Candidate
+from evonorm.evolve.candidate import Candidate, Screened
 from evonorm.evolve.recovery import recover, requeue
+from evonorm.evolve.selection import tournament_value
 from evonorm.evolve.steps import (
     chain_for,
     error_outcome,
@@ -40,7 +39,6 @@ from evonorm.evolve.steps import (
     record as record_outcome,
 )
 from evonorm.proxy.presets import get_preset
-from evonorm.reject.verdict import Verdict
 
 __all__ = [
     "finalize",
@@ -69,19 +67,13 @@ def _tracking(uri: str) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI", "")
 
 
-def _device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def _search(study: str, storage: str) -> Search:
     return Search.open(study, open_storage(_storage(storage), on_stale=requeue))
 
 
 def _data(search: Search, device: str = "cpu"):
     preset = get_preset(search.config.preset)
-    return preset.load_data(seed=search.config.seed, device=_device(device))
+    return preset.load_data(seed=search.config.seed, device=device)
 
 
 def prepare_data(preset: str) -> str:
@@ -93,19 +85,31 @@ def prepare_data(preset: str) -> str:
 
 
 def init_study(
-    study: str, storage: str, preset: str, space: str, strategy: str, population: int,
-    tournament: float, selection: str, seed: int, pipeline_run: str,
-) -> str:  # fmt: skip
+    study: str,
+    storage: str,
+    preset: str,
+    space: str,
+    strategy: str,
+    population: int,
+    tournament: float,
+    selection: str,
+    seed: int,
+    pipeline_run: str,
+) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
     recover trials left RUNNING by dead runs; compute the quality references once. Returns the
     census as JSON."""
     storage = _storage(storage)
     StorageSpec.parse(storage)  # one clear error for a bad URL
     config = SearchConfig(
-        preset=preset, space=space, strategy=strategy, population=population,
-        tournament=int(tournament) if float(tournament).is_integer() else float(tournament),
-        selection=selection, seed=seed,
-    )  # fmt: skip
+        preset=preset,
+        space=space,
+        strategy=strategy,
+        population=population,
+        tournament=tournament_value(tournament),
+        selection=selection,
+        seed=seed,
+    )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)
     recovered = recover(search.study, pipeline_run=pipeline_run)
     p = get_preset(preset)
@@ -125,28 +129,26 @@ def generate(study: str, storage: str, count: int, pipeline_run: str) -> list[st
 
 
 def reject(study: str, storage: str, candidate: str, device: str = "cpu") -> str:
-    """Run the rejection chain on one candidate; JSON ``{candidate, verdict, seconds}`` (or
-    ``error``). Never raises for a bad layer."""
+    """Run the rejection chain on one candidate; a :class:`Screened` as JSON (holding the
+    error outcome when the chain itself failed). Never raises for a bad layer."""
     start = time.perf_counter()
     search = _search(study, storage)
     chosen = Candidate.from_json(candidate)
     try:
         verdict = screen(chosen, chain_for(search, _data(search, device)))
     except Exception as exc:  # a bug, recorded as an error outcome by `train`
-        outcome = error_outcome(chosen, exc, time.perf_counter() - start)
-        return json.dumps({"candidate": candidate, "error": outcome.to_json()})
-    return json.dumps({"candidate": candidate, "verdict": verdict.to_dict(),
-                       "seconds": time.perf_counter() - start}, default=str)  # fmt: skip
+        error = error_outcome(chosen, exc, time.perf_counter() - start)
+        return Screened(chosen, seconds=error.seconds, error=error).to_json()
+    return Screened(chosen, verdict, time.perf_counter() - start).to_json()
 
 
 def train(study: str, storage: str, screened: str, device: str = "auto") -> str:
     """Train a screened candidate on every anchor if it was accepted; the outcome as JSON."""
     start = time.perf_counter()
-    item = json.loads(screened)
-    if "error" in item:
-        return item["error"]
-    chosen = Candidate.from_json(item["candidate"])
-    verdict = Verdict(**item["verdict"])
+    item = Screened.from_json(screened)
+    if item.error is not None:
+        return item.error.to_json()
+    chosen, verdict = item.candidate, item.verdict
     results = {}
     try:
         if verdict.accepted:
@@ -154,7 +156,7 @@ def train(study: str, storage: str, screened: str, device: str = "auto") -> str:
             results = train_accepted(chosen, verdict, chain_for(search, _data(search, device)))
     except Exception as exc:
         return error_outcome(chosen, exc, time.perf_counter() - start).to_json()
-    seconds = item["seconds"] + time.perf_counter() - start
+    seconds = item.seconds + time.perf_counter() - start
     return outcome_of(chosen, verdict, results, seconds).to_json()
 
 
@@ -169,14 +171,19 @@ def record(study: str, storage: str, outcomes: list[str], tracking_uri: str = ""
         SearchTracker(search, tracking_uri).sync(plots=True)
     census = search.census()
     best = None if census.best != census.best else census.best
-    return json.dumps({"recorded": told, "done": census.done, "accepted": census.accepted,
-                       "best": best})  # fmt: skip
+    return json.dumps(
+        {"recorded": told, "done": census.done, "accepted": census.accepted, "best": best}
+    )
 
 
 def rerank(
-    study: str, storage: str, top: int, seeds: list[int], archs: list[str] | None = None,
+    study: str,
+    storage: str,
+    top: int,
+    seeds: list[int],
+    archs: list[str] | None = None,
     device: str = "auto",
-) -> str:  # fmt: skip
+) -> str:
     """Rerank the top layers beside the baselines on ``archs`` (empty: anchors + held-out);
     the stored summary's kept names as JSON. A search without any accepted layer yet keeps
     nothing (``{}``): a valid outcome of a small search, not a failed run."""
@@ -184,8 +191,14 @@ def rerank(
     if search.census().accepted == 0:
         return json.dumps({})
     preset = get_preset(search.config.preset)
-    summary = rerank_search(search, preset, _data(search, device), top=top, seeds=tuple(seeds),
-                            archs=tuple(archs) if archs else None)  # fmt: skip
+    summary = rerank_search(
+        search,
+        preset,
+        _data(search, device),
+        top=top,
+        seeds=tuple(seeds),
+        archs=tuple(archs) if archs else None,
+    )
     return json.dumps(summary["kept"])
 
 

@@ -19,9 +19,13 @@ from evonorm.tracking.gate import evidence_from_rerank, verdict
 
 def evonorm_cli(cwd, *args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "evonorm", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=timeout, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
+        [sys.executable, "-m", "evonorm", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
 
 
 @pytest.mark.timeout(900)
@@ -31,23 +35,44 @@ def test_a_smoke_study_reranked_transferred_published_and_pulled(tmp_path):
 
     # A study with five accepted candidates (random graphs with made-up search scores): the
     # search itself is tested elsewhere; here the scores only decide the finalists.
-    search = Search.open("demo", open_storage(f"journal:{tmp_path / 'runs/demo/optuna.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "demo",
+        open_storage(f"journal:{tmp_path / 'runs/demo/optuna.log'}"),
+        SearchConfig(preset="smoke"),
+    )
     for i, candidate in enumerate(generate(search, 5)):
         scores = dict.fromkeys(search.config.anchors, 0.1 * (i + 1))
         record(search, Outcome(candidate.trial, "accepted", scores=scores))
 
     unranked = evonorm_cli(tmp_path, "publish", "demo")
     assert unranked.returncode == 2
-    assert unranked.stderr.strip() == ("evonorm: error: search 'demo' has not been reranked; run "
-                                       "`evonorm rerank demo`")  # fmt: skip
+    assert unranked.stderr.strip() == (
+        "evonorm: error: search 'demo' has not been reranked; run `evonorm rerank demo`"
+    )
 
-    reranked = evonorm_cli(tmp_path, "rerank", "demo", "--top", "3", "--seeds", "0",
-                           "--archs", "resnet", "resnet_basic")  # fmt: skip
+    reranked = evonorm_cli(
+        tmp_path,
+        "rerank",
+        "demo",
+        "--top",
+        "3",
+        "--seeds",
+        "0",
+        "--archs",
+        "resnet",
+        "resnet_basic",
+    )
     assert reranked.returncode == 0, reranked.stderr
     table = reranked.stdout
-    for name in ("**demo-B0**", "**demo-B1**", "**demo-B2**", "bn_relu", "gn_relu",
-                 "evonorm_b0", "evonorm_s0"):  # fmt: skip
+    for name in (
+        "**demo-B0**",
+        "**demo-B1**",
+        "**demo-B2**",
+        "bn_relu",
+        "gn_relu",
+        "evonorm_b0",
+        "evonorm_s0",
+    ):
         assert name in table
     assert table.count("*(baseline)*") == 4
 
@@ -61,8 +86,10 @@ def test_a_smoke_study_reranked_transferred_published_and_pulled(tmp_path):
     assert published.returncode == 0, published.stderr
     versions = [line for line in published.stdout.splitlines() if line.startswith("models:/")]
     assert [line.split()[0] for line in versions] == [
-        "models:/demo-B0/1", "models:/demo-B1/1", "models:/demo-B2/1"
-    ]  # fmt: skip
+        "models:/demo-B0/1",
+        "models:/demo-B1/1",
+        "models:/demo-B2/1",
+    ]
     # The registry's aliases are the champion gate's verdicts on the stored rerank.
     search = Search.open("demo", open_storage(f"journal:{tmp_path / 'runs/demo/optuna.log'}"))
     summary = rerank_summary(search)
@@ -81,8 +108,9 @@ def test_a_smoke_study_reranked_transferred_published_and_pulled(tmp_path):
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert sum(p.requires_grad for p in model.parameters()) > 0
 
-    pulled = evonorm_cli(tmp_path, "layer", "pull", f"demo-B0@{alias}", "-o", "pulled",
-                         "--tracking-uri", uri)  # fmt: skip
+    pulled = evonorm_cli(
+        tmp_path, "layer", "pull", f"demo-B0@{alias}", "-o", "pulled", "--tracking-uri", uri
+    )
     assert pulled.returncode == 0, pulled.stderr
     spec = importlib.util.spec_from_file_location("demo_b0", tmp_path / "pulled/demo_b0.py")
     module = importlib.util.module_from_spec(spec)

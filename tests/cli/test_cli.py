@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
+from evonorm import LayerGraph
 from evonorm.cli import main
 
 
@@ -75,34 +75,17 @@ def test_layer_random_prints_valid_reproducible_json(capsys):
     assert main(["layer", "random", "--nodes", "3"]) == 2
 
 
-def test_explore_smoke(tmp_path):
-    out = tmp_path / "explore"
+def test_missing_data_names_files_and_fix(tmp_path):
     result = run_cli(
-        "explore", "--samples", "2", "--steps", "3", "--batch", "32", "--out", str(out)
-    )
-    assert result.returncode == 0, result.stderr
-    rows = json.loads((out / "results.json").read_text())
-    assert [r["name"] for r in rows][:2] == ["bn_relu", "bn_silu"]
-    assert len(rows) == len(KNOWN_LAYERS) + 2
-    assert rows[3]["formula"] == known_layer("evonorm_b0").formula()
-    assert all(0.0 <= r["held_out_accuracy"] <= 1.0 for r in rows)
-    assert LayerGraph.from_json((out / "graphs" / "random_1.json").read_text()).space == "S"
-    assert "evonorm_s0" in result.stdout
-
-
-def test_explore_without_data_names_files_and_fix(tmp_path):
-    result = run_cli(
-        "explore",
-        "--samples",
-        "1",
-        "--out",
-        str(tmp_path / "x"),
+        "evaluate",
+        "evonorm_s0",
+        "--preset",
+        "smoke",
         env={"EVONORM_FASHION_MNIST_DIR": str(tmp_path / "none")},
     )
     assert result.returncode == 2
     assert "train-images-idx3-ubyte.gz" in result.stderr and "make data" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "x").exists()
 
 
 def test_evaluate_known_layer_json():
@@ -135,9 +118,18 @@ def test_evaluate_unknown_arch_exit_2():
 def test_baselines_smoke_writes_a_table(tmp_path):
     out = tmp_path / "baselines.md"
     result = run_cli(
-        "baselines", "--preset", "smoke", "--seeds", "0", "1", "--layers", "bn_relu",
-        "evonorm_s0", "--out", str(out),
-    )  # fmt: skip
+        "baselines",
+        "--preset",
+        "smoke",
+        "--seeds",
+        "0",
+        "1",
+        "--layers",
+        "bn_relu",
+        "evonorm_s0",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "| layer | resnet | mobilenet_v2 | efficientnet_b0 | s / run |" in text

@@ -13,15 +13,30 @@ from evonorm.evolve import Search, open_storage
 def evolve(cwd, *args):
     return subprocess.run(
         [sys.executable, "-m", "evonorm", "evolve", "--quiet", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.timeout(600)
 def test_search_runs_resumes_and_is_tracked(tmp_path):
-    args = ["--preset", "smoke", "--study", "demo", "--storage", "journal:runs/demo.log",
-            "--workers", "2", "--population", "3", "--tournament", "2"]  # fmt: skip
+    args = [
+        "--preset",
+        "smoke",
+        "--study",
+        "demo",
+        "--storage",
+        "journal:runs/demo.log",
+        "--workers",
+        "2",
+        "--population",
+        "3",
+        "--tournament",
+        "2",
+    ]
     first = evolve(tmp_path, *args, "--budget", "8")
     assert first.returncode == 0, first.stderr
     assert "demo: " in first.stderr and "recorded" in first.stderr

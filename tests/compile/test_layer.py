@@ -197,9 +197,15 @@ def test_peepholes_are_exact_rewrites():
     assert "x - n4" in source and "torch.relu(n10)" in source and "zero" not in source
     # a negation that feeds an add *and* another op stays a node of its own
     shared = LayerGraph(
-        (Node("std_instance", (0,)), Node("neg", (4,)), Node("add", (0, 5)),
-         Node("mul", (5, 6)), Node("add", (5, 5)), Node("add", (7, 8)))
-    )  # fmt: skip
+        (
+            Node("std_instance", (0,)),
+            Node("neg", (4,)),
+            Node("add", (0, 5)),
+            Node("mul", (5, 6)),
+            Node("add", (5, 5)),
+            Node("add", (7, 8)),
+        )
+    )
     folded = LayerGraph(
         (Node("neg", (0,)), Node("neg", (3,)), Node("add", (4, 5)), Node("max", (1, 6)))
     )

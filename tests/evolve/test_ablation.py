@@ -10,12 +10,38 @@ from evonorm.cli import main
 from evonorm.evolve.ablation import AblationConfig, collect, random_samples
 from evonorm.tracking.ablation import NOTES_MARKER
 
-ROWS = ["BN-ReLU", "BN-SiLU", "GN-ReLU", "EvoNorm-B0", "EvoNorm-S0", "Random",
-        "Random + rejection", "RS + rejection", "Evolution"]  # fmt: skip
-ARGS = ["--preset", "smoke", "--budget", "6", "--seeds", "2", "--samples", "2",
-        "--population", "2", "--tournament", "2", "--warmup", "1", "--jobs", "1"]  # fmt: skip
-CONFIG = AblationConfig(preset="smoke", budget=6, seeds=2, samples=2, population=2,
-                        tournament=2, warmup=1)  # fmt: skip
+ROWS = [
+    "BN-ReLU",
+    "BN-SiLU",
+    "GN-ReLU",
+    "EvoNorm-B0",
+    "EvoNorm-S0",
+    "Random",
+    "Random + rejection",
+    "RS + rejection",
+    "Evolution",
+]
+ARGS = [
+    "--preset",
+    "smoke",
+    "--budget",
+    "6",
+    "--seeds",
+    "2",
+    "--samples",
+    "2",
+    "--population",
+    "2",
+    "--tournament",
+    "2",
+    "--warmup",
+    "1",
+    "--jobs",
+    "1",
+]
+CONFIG = AblationConfig(
+    preset="smoke", budget=6, seeds=2, samples=2, population=2, tournament=2, warmup=1
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +92,11 @@ def test_every_row_trained_on_every_column_and_searches_spent_the_budget(ran):
         if expected:
             assert sizes == {expected}, row.name
     assert sorted((c.arm, c.seed) for c in result.curves) == [
-        ("evolution", 0), ("evolution", 1), ("random", 0), ("random", 1)]  # fmt: skip
+        ("evolution", 0),
+        ("evolution", 1),
+        ("random", 0),
+        ("random", 1),
+    ]
     for curve in result.curves:
         assert len(curve.best) == 6
         finite = [b for b in curve.best if b == b]
@@ -98,8 +128,18 @@ def test_other_settings_on_the_same_root_are_refused(ran, capsys):
 
 
 def test_bad_settings_are_one_clear_error(tmp_path, capsys):
-    args = ["experiment", "ablation", "--preset", "smoke", "--held-out", "lenet",
-            "--root", str(tmp_path / "r"), "-o", str(tmp_path / "x.md")]  # fmt: skip
+    args = [
+        "experiment",
+        "ablation",
+        "--preset",
+        "smoke",
+        "--held-out",
+        "lenet",
+        "--root",
+        str(tmp_path / "r"),
+        "-o",
+        str(tmp_path / "x.md"),
+    ]
     assert main(args) == 2
     assert "no architecture 'lenet'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.md").exists()

@@ -27,18 +27,29 @@ def data():
 def smoke_search(path, scores) -> Search:
     search = Search.open("study", open_storage(f"journal:{path}"), SearchConfig(preset="smoke"))
     for candidate, values in zip(generate(search, len(scores)), scores, strict=True):
-        outcome = Outcome(candidate.trial, "accepted",
-                          scores=dict(zip(SMOKE.anchor_names, values, strict=True)))  # fmt: skip
+        outcome = Outcome(
+            candidate.trial, "accepted", scores=dict(zip(SMOKE.anchor_names, values, strict=True))
+        )
         record(search, outcome)
     return search
 
 
 def test_rerank_keeps_the_best_three_resumes_and_refuses_an_empty_search(tmp_path, data):
-    search = smoke_search(tmp_path / "s.log", [(0.5, 0.5, 0.5), (0.6, 0.4, 0.5), (0.2, 0.2, 0.2),
-                                               (0.3, 0.3, 0.3), (0.1, 0.1, 0.1)])  # fmt: skip
+    search = smoke_search(
+        tmp_path / "s.log",
+        [(0.5, 0.5, 0.5), (0.6, 0.4, 0.5), (0.2, 0.2, 0.2), (0.3, 0.3, 0.3), (0.1, 0.1, 0.1)],
+    )
     lines = []
-    summary = rerank_search(search, SMOKE, data, top=4, seeds=(0, 1), archs=ARCHS,
-                            baselines=("bn_relu", "evonorm_s0"), echo=lines.append)  # fmt: skip
+    summary = rerank_search(
+        search,
+        SMOKE,
+        data,
+        top=4,
+        seeds=(0, 1),
+        archs=ARCHS,
+        baselines=("bn_relu", "evonorm_s0"),
+        echo=lines.append,
+    )
     assert len(lines) == 6 * 2 * 2  # (4 finalists + 2 baselines) x archs x seeds
     assert [r["trial"] for r in summary["rows"] if r["kind"] == "candidate"] != []
     finalists = {r["trial"] for r in summary["rows"] if r["kind"] == "candidate"}
@@ -52,21 +63,33 @@ def test_rerank_keeps_the_best_three_resumes_and_refuses_an_empty_search(tmp_pat
     assert summary["archs"] == list(ARCHS) and summary["split"] == "rerank"
     assert summary["steps"] == 6
     candidates = [r["name"] for r in summary["rows"] if r["kind"] == "candidate"]
-    assert summary["kept"] == {"study-B0": candidates[0], "study-B1": candidates[1],
-                               "study-B2": candidates[2]}  # fmt: skip
+    assert summary["kept"] == {
+        "study-B0": candidates[0],
+        "study-B1": candidates[1],
+        "study-B2": candidates[2],
+    }
     for row in summary["rows"]:
         assert all(len(v) == 2 and all(0 <= a <= 1 for a in v) for v in row["accuracy"].values())
 
     # Reopened from the storage alone: every training is reused, nothing retrains.
     reopened = Search.open("study", open_storage(f"journal:{tmp_path / 's.log'}"))
     again = []
-    resumed = rerank_search(reopened, SMOKE, data, top=4, seeds=(0, 1), archs=ARCHS,
-                            baselines=("bn_relu", "evonorm_s0"), echo=again.append)  # fmt: skip
+    resumed = rerank_search(
+        reopened,
+        SMOKE,
+        data,
+        top=4,
+        seeds=(0, 1),
+        archs=ARCHS,
+        baselines=("bn_relu", "evonorm_s0"),
+        echo=again.append,
+    )
     assert resumed == summary
     assert again == [] and rerank_summary(reopened) == summary
 
-    empty = Search.open("empty", open_storage(f"journal:{tmp_path / 'e.log'}"),
-                        SearchConfig(preset="smoke"))  # fmt: skip
+    empty = Search.open(
+        "empty", open_storage(f"journal:{tmp_path / 'e.log'}"), SearchConfig(preset="smoke")
+    )
     with pytest.raises(SearchError, match="no accepted layer"):
         rerank_search(empty, SMOKE, data, archs=ARCHS)
     with pytest.raises(SearchError, match="has not been reranked"):
@@ -77,10 +100,12 @@ def test_rerank_keeps_the_best_three_resumes_and_refuses_an_empty_search(tmp_pat
 
 def test_transfer_results_join_the_kept_layers_metrics(tmp_path, data):
     search = smoke_search(tmp_path / "s.log", [(0.5, 0.5, 0.5), (0.6, 0.4, 0.5)])
-    rerank_search(search, SMOKE, data, top=2, seeds=(0,), archs=("resnet",), baselines=(),
-                  echo=lambda _: None)  # fmt: skip
-    results = transfer_search(search, SMOKE, data, baselines=("bn_relu",), out=str(tmp_path),
-                              echo=lambda _: None)  # fmt: skip
+    rerank_search(
+        search, SMOKE, data, top=2, seeds=(0,), archs=("resnet",), baselines=(), echo=lambda _: None
+    )
+    results = transfer_search(
+        search, SMOKE, data, baselines=("bn_relu",), out=str(tmp_path), echo=lambda _: None
+    )
     kept = rerank_summary(search)["kept"]
     assert list(kept) == ["study-B0", "study-B1"]
     for task in ("segmentation", "gan"):
@@ -89,8 +114,13 @@ def test_transfer_results_join_the_kept_layers_metrics(tmp_path, data):
     layers = kept_layers(search)
     assert [name for name, _, _ in layers] == ["study-B0", "study-B1"]
     metrics = layers[0][2]
-    assert {"rerank_accuracy", "rerank_resnet", "segmentation_box_ap", "segmentation_mask_ap",
-            "segmentation_box_ap50"} <= set(metrics)  # fmt: skip
+    assert {
+        "rerank_accuracy",
+        "rerank_resnet",
+        "segmentation_box_ap",
+        "segmentation_mask_ap",
+        "segmentation_box_ap50",
+    } <= set(metrics)
     fid = results["gan"]["layers"][kept["study-B0"]]["fid"]
     assert metrics.get("gan_fid") == fid  # absent when the GAN failed
     with pytest.raises(SearchError, match="unknown transfer tasks"):

@@ -72,16 +72,35 @@ def test_outcomes_map_to_states_and_census(storage_url, study_name):
     a, r, d1, d2, e = generate(search, 5)
     record(search, accepted(a.trial, 0.8, 0.6, 0.7))
     record(search, Outcome(r.trial, "rejected", stage="quality", reason="resnet: 12% < 50%"))
-    record(search, Outcome(d1.trial, "duplicate", stage="fingerprint", duplicate_of=a.trial,
-                           reason=f"same function as trial {a.trial}"))  # fmt: skip
-    record(search, Outcome(d2.trial, "duplicate", stage="structural", duplicate_of=r.trial,
-                           reason=f"same structure as trial {r.trial}"))  # fmt: skip
+    record(
+        search,
+        Outcome(
+            d1.trial,
+            "duplicate",
+            stage="fingerprint",
+            duplicate_of=a.trial,
+            reason=f"same function as trial {a.trial}",
+        ),
+    )
+    record(
+        search,
+        Outcome(
+            d2.trial,
+            "duplicate",
+            stage="structural",
+            duplicate_of=r.trial,
+            reason=f"same structure as trial {r.trial}",
+        ),
+    )
     record(search, Outcome(e.trial, "error", reason="RuntimeError: boom"))
     trials = search.study.get_trials()
     assert [t.state for t in trials] == [
-        TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE, TrialState.PRUNED,
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
         TrialState.FAIL,
-    ]  # fmt: skip
+    ]
     assert trials[0].values == [0.8, 0.6, 0.7]
     assert trials[2].values == [0.8, 0.6, 0.7]  # the cache hit reuses the scores
     assert trials[3].user_attrs["stage"] == "quality"

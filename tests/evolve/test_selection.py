@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from evonorm.evolve.selection import Evolution, Member, RandomSearch, pareto_front
+from evonorm.evolve.selection import (
+    Evolution,
+    Member,
+    RandomSearch,
+    pareto_front,
+    tournament_value,
+)
 from evonorm.space import known_layer, random_graph
 
 
@@ -69,14 +75,15 @@ def test_warmup_starts_mutation_before_the_population_is_full():
 def test_children_avoid_structures_already_evaluated():
     parent = Member(0, (0.5, 0.5, 0.5), known_layer("evonorm_b0").prune())
     plain = Evolution(population_size=2, tournament=1, warmup=1)
-    seen = {plain.child([parent], np.random.default_rng(s), "B").structural_hash
-            for s in range(40)}  # fmt: skip
+    seen = {plain.child([parent], np.random.default_rng(s), "B").structural_hash for s in range(40)}
     assert len(seen) > 3  # the parent's common mutants
     for s in range(20):
         child = plain.child([parent], np.random.default_rng(s), "B", avoid=frozenset(seen))
         assert child.structural_hash not in seen
-    randoms = {RandomSearch().child([], np.random.default_rng([1, n]), "B").structural_hash
-               for n in range(30)}  # fmt: skip
+    randoms = {
+        RandomSearch().child([], np.random.default_rng([1, n]), "B").structural_hash
+        for n in range(30)
+    }
     fresh = RandomSearch().child([], np.random.default_rng([1, 0]), "B", avoid=frozenset(randoms))
     assert fresh.structural_hash not in randoms
 
@@ -114,3 +121,11 @@ def test_random_search_ignores_the_population():
     child = RandomSearch().child([member(0, 1.0)], np.random.default_rng(3), "S")
     assert (child.origin, child.space, child.parent) == ("random", "S", None)
     assert child.graph.space == "S"
+
+
+def test_a_tournament_is_read_the_same_from_the_cli_and_the_run_form():
+    # The command line passes text, the KFP form a float: whole numbers are counts.
+    assert [tournament_value(v) for v in ("4", 4.0, 4, "0.25", 0.25)] == [4, 4, 4, 0.25, 0.25]
+    assert isinstance(tournament_value("4.0"), int)
+    with pytest.raises(ValueError, match="tournament must be a count or a fraction, got 'four'"):
+        tournament_value("four")

@@ -26,8 +26,9 @@ def bound(search, graph):
 
 
 def test_a_functional_duplicate_reuses_the_scores_without_training(tmp_path, data):
-    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
     first = bound(search, LayerGraph((Node("abs", (0,)),)))
     outcome = evaluate(first, chain_for(search, data))
     assert outcome.status == "accepted", outcome
@@ -51,8 +52,9 @@ def test_a_functional_duplicate_reuses_the_scores_without_training(tmp_path, dat
 
 
 def test_a_rejected_layer_is_an_outcome_with_stage_and_reason(tmp_path, data):
-    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
     explosive = bound(search, LayerGraph((Node("exp", (0,)), Node("exp", (4,)))))
     outcome = evaluate(explosive, chain_for(search, data))
     assert outcome.status == "rejected"
@@ -62,8 +64,9 @@ def test_a_rejected_layer_is_an_outcome_with_stage_and_reason(tmp_path, data):
 
 
 def test_a_bug_while_evaluating_is_an_error_outcome_not_an_exception(tmp_path, data):
-    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
     candidate = bound(search, LayerGraph((Node("abs", (0,)),)))
     broken = dataclasses.replace(chain_for(search, data), data=None)  # not a ProxyData
     outcome = evaluate(candidate, broken)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evonorm.components.images import BASE_IMAGE, CUDA_IMAGE
+from evonorm.workflow.images import BASE_IMAGE, CUDA_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = sorted((ROOT / "images").glob("*/Dockerfile"))

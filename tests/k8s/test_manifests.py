@@ -17,8 +17,9 @@ CHECKOV = Path(os.environ.get("EVONORM_CHECKOV", ROOT / ".venv-tools/bin/checkov
 
 
 def render(path: str) -> list[dict]:
-    done = subprocess.run(["kubectl", "kustomize", str(ROOT / path)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / path)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
@@ -34,11 +35,17 @@ def rendered(request, tmp_path_factory):
 def test_the_stack_is_complete(rendered):
     path, docs, _ = rendered
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    for expected in [("Namespace", "evonorm"), ("StatefulSet", "evonorm-postgres"),
-                     ("Deployment", "evonorm-mlflow"), ("Job", "evonorm-create-bucket"),
-                     ("ServiceAccount", "evonorm-pipeline"), ("RoleBinding", "evonorm-pipeline"),
-                     ("Secret", "evonorm-storage"), ("Secret", "evonorm-mlflow"),
-                     ("Secret", "evonorm-s3")]:  # fmt: skip
+    for expected in [
+        ("Namespace", "evonorm"),
+        ("StatefulSet", "evonorm-postgres"),
+        ("Deployment", "evonorm-mlflow"),
+        ("Job", "evonorm-create-bucket"),
+        ("ServiceAccount", "evonorm-pipeline"),
+        ("RoleBinding", "evonorm-pipeline"),
+        ("Secret", "evonorm-storage"),
+        ("Secret", "evonorm-mlflow"),
+        ("Secret", "evonorm-s3"),
+    ]:
         assert expected in kinds, f"{path} lacks {expected}"
     assert all(
         d["metadata"].get("namespace") == "evonorm" for d in docs if d["kind"] != "Namespace"
@@ -61,8 +68,9 @@ def test_the_stack_is_complete(rendered):
 def test_kubernetes_validate_strict(rendered):
     _, _, file = rendered
     tool = Path(sys.executable).with_name("kubernetes-validate")
-    done = subprocess.run([str(tool), "--strict", "--quiet", str(file)], capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        [str(tool), "--strict", "--quiet", str(file)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -71,9 +79,21 @@ def test_checkov_is_clean_and_every_waiver_is_justified(rendered):
     assert CHECKOV.exists(), (
         f"checkov not found at {CHECKOV}: `make test` installs it in .venv-tools"
     )
-    done = subprocess.run([str(CHECKOV), "-f", str(file), "--framework", "kubernetes",
-                           "--skip-download", "-o", "json"], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [
+            str(CHECKOV),
+            "-f",
+            str(file),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(done.stdout)
     report = report[0] if isinstance(report, list) else report
     failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]

@@ -4,9 +4,9 @@ parameters: one line and exit status 2, the last two before any request is sent.
 import pytest
 
 from evonorm.cli import main
-from evonorm.pipelines.client import cron_expression
-from evonorm.pipelines.form import CHOICES
-from evonorm.pipelines.params import check_arguments
+from evonorm.workflow.client import cron_expression
+from evonorm.workflow.form import CHOICES
+from evonorm.workflow.params import check_arguments
 from http_stub import closed_port, serving
 
 

@@ -2,8 +2,11 @@
 requests, and one tiny end-to-end run on the KFP local runner."""
 
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,18 +14,24 @@ from mlflow.tracking import MlflowClient
 
 from evonorm.evolve import Search, open_storage
 from evonorm.evolve.after import rerank_summary
-from evonorm.pipelines import PIPELINES
-from evonorm.pipelines.client import COMPILED, compile_pipeline, schedule, submit
-from evonorm.pipelines.params import parse_params
 from evonorm.tracking.gate import evidence_from_rerank, verdict
+from evonorm.workflow.client import COMPILED, compile_pipeline, schedule, submit
+from evonorm.workflow.params import parse_params
 from http_stub import serving
+from pipelines import PIPELINES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, cwd=None, timeout=900):
     return subprocess.run(
-        [sys.executable, "-m", "evonorm", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=timeout, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
+        [sys.executable, "-m", "evonorm", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
@@ -36,8 +45,8 @@ def test_the_committed_yaml_is_what_the_code_compiles_to(name, tmp_path):
 
 
 def test_the_run_form_describes_every_parameter_with_its_allowed_values():
-    from evonorm.pipelines.form import CHOICES
-    from evonorm.pipelines.params import defaults
+    from evonorm.workflow.form import CHOICES
+    from evonorm.workflow.params import defaults
 
     spec = yaml.safe_load_all((COMPILED / "evonorm-search.yaml").read_text())
     form = next(spec)["root"]["inputDefinitions"]["parameters"]
@@ -73,9 +82,20 @@ def test_cluster_settings_compile_into_the_spec():
     spec, platform = docs[0], docs[1]
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert all(p.get("isOptional") for p in params.values())  # every setting has a default
-    for name in ("study", "storage", "tracking_uri", "preset", "space", "strategy",
-                 "population", "tournament", "generations", "children", "rerank_top",
-                 "transfer_tasks"):  # fmt: skip
+    for name in (
+        "study",
+        "storage",
+        "tracking_uri",
+        "preset",
+        "space",
+        "strategy",
+        "population",
+        "tournament",
+        "generations",
+        "children",
+        "rerank_top",
+        "transfer_tasks",
+    ):
         assert name in params
     executors = spec["deploymentSpec"]["executors"]
     for gpu in ("exec-train", "exec-rerank", "exec-transfer"):
@@ -90,21 +110,38 @@ def test_cluster_settings_compile_into_the_spec():
     assert train["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
     assert train["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
     envs = {e["envVar"] for s in train["secretAsEnv"] for e in s["keyToEnv"]}
-    assert {"EVONORM_STORAGE", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID",
-            "EVONORM_DATASET_CACHE"} <= envs  # fmt: skip
+    assert {
+        "EVONORM_STORAGE",
+        "MLFLOW_TRACKING_URI",
+        "AWS_ACCESS_KEY_ID",
+        "EVONORM_DATASET_CACHE",
+    } <= envs
     assert "tolerations" not in k8s["exec-record"]
     text = (COMPILED / "evonorm-search.yaml").read_text()
     assert "pip install" not in text  # components run in our image, nothing installed at run time
 
 
 def test_parameters_are_typed_by_the_pipeline_signature():
-    pairs = ["study=x", "generations=3", "tournament=0.25", "rerank_seeds=[0, 1, 2]",
-             "transfer_tasks=gan"]  # fmt: skip
+    pairs = [
+        "study=x",
+        "generations=3",
+        "tournament=0.25",
+        "rerank_seeds=[0, 1, 2]",
+        "transfer_tasks=gan",
+    ]
     args = parse_params("evonorm-search", pairs)
-    assert args == {"study": "x", "generations": 3, "tournament": 0.25,
-                    "rerank_seeds": [0, 1, 2], "transfer_tasks": ["gan"]}  # fmt: skip
-    for bad, message in [("nope=1", "no such parameter"), ("generations=two", "expected int"),
-                         ("study", "expected NAME=VALUE")]:  # fmt: skip
+    assert args == {
+        "study": "x",
+        "generations": 3,
+        "tournament": 0.25,
+        "rerank_seeds": [0, 1, 2],
+        "transfer_tasks": ["gan"],
+    }
+    for bad, message in [
+        ("nope=1", "no such parameter"),
+        ("generations=two", "expected int"),
+        ("study", "expected NAME=VALUE"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_params("evonorm-search", [bad])
 
@@ -127,16 +164,20 @@ def kfp_api():
 
 def test_submit_and_schedule_send_the_expected_requests(kfp_api):
     host, requests = kfp_api
-    assert submit(host, "evonorm-search", {"study": "s", "generations": 2},
-                  experiment="evonorm") == "run1"  # fmt: skip
+    assert (
+        submit(host, "evonorm-search", {"study": "s", "generations": 2}, experiment="evonorm")
+        == "run1"
+    )
     posts = [body for method, path, body in requests if method == "POST"]
     assert posts[0]["experiment_id"] == "e1"
     assert posts[0]["runtime_config"]["parameters"] == {"study": "s", "generations": 2}
     assert posts[0]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "evonorm-search"
 
     requests.clear()
-    assert schedule(host, "evonorm-search", {"study": "s"}, cron="0 2 * * *",
-                    experiment="evonorm") == "r1"  # fmt: skip
+    assert (
+        schedule(host, "evonorm-search", {"study": "s"}, cron="0 2 * * *", experiment="evonorm")
+        == "r1"
+    )
     ((_, path, job),) = [r for r in requests if r[0] == "POST"]
     assert path == "/apis/v2beta1/recurringruns"
     assert job["trigger"]["cron_schedule"]["cron"] == "0 0 2 * * *"
@@ -147,16 +188,89 @@ def test_submit_and_schedule_send_the_expected_requests(kfp_api):
     assert bad.returncode == 2 and "expected 5 fields" in bad.stderr
 
 
+def test_a_pip_installed_evonorm_submits_without_a_checkout(tmp_path, kfp_api):
+    """The wheel ships the compiled pipeline and neither components/ nor pipelines/: from a
+    folder that is no checkout, submit sends the shipped IR; compile says it needs one."""
+    source = tmp_path / "source"
+    for part in ("src", "pipelines", "pyproject.toml", "README.md"):
+        copy = shutil.copytree if (ROOT / part).is_dir() else shutil.copy
+        copy(ROOT / part, source / part, **({"symlinks": True} if copy is shutil.copytree else {}))
+    dist = tmp_path / "dist"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*build, "-w", str(dist), str(source)], check=True, capture_output=True)
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "site")
+    assert {n.split("/")[0] for n in names} == {"evonorm", "evonorm-0.1.0.dist-info"}
+    shipped = tmp_path / "site/evonorm/workflow/compiled/evonorm-search.yaml"
+    assert shipped.read_text() == (COMPILED / "evonorm-search.yaml").read_text()
+
+    host, requests = kfp_api
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}  # the wheel, not this checkout
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "evonorm", *args],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    where = subprocess.run(
+        [sys.executable, "-c", "import evonorm; print(evonorm.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.startswith(str(tmp_path / "site"))
+    sent = run(
+        "pipeline", "submit", "--host", host, "--param", "study=s", "--param", "rerank_seeds=0,1"
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.splitlines()[-1] == f"run run1 on {host}"
+    (post,) = [body for method, _, body in requests if method == "POST" and "pipeline_spec" in body]
+    assert post["runtime_config"]["parameters"] == {"study": "s", "rerank_seeds": [0, 1]}
+    assert post["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "evonorm-search"
+    refused = run("pipeline", "compile", "--out", str(elsewhere / "x.yaml"))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "need a checkout of the evonorm repository" in refused.stderr
+    assert not (elsewhere / "x.yaml").exists()
+
+
 @pytest.mark.timeout(900)
 def test_the_pipeline_runs_end_to_end_on_the_local_runner(tmp_path):
     runs = tmp_path / "runs"
     storage, uri = f"journal:{runs / 'p/optuna.log'}", f"sqlite:///{runs / 'p/mlflow.db'}"
-    params = ["study=p", f"storage={storage}", f"tracking_uri={uri}", "preset=smoke",
-              "population=3", "tournament=2", "generations=2", "children=2", "rerank_top=1",
-              "rerank_seeds=0", "rerank_archs=resnet,resnet_basic", "transfer_tasks=gan",
-              "device=cpu", f"report_dir={runs / 'p/report'}"]  # fmt: skip
-    done = cli("pipeline", "run-local", "--pipeline-root", str(runs / "kfp"),
-               *[x for p in params for x in ("--param", p)], cwd=tmp_path)  # fmt: skip
+    params = [
+        "study=p",
+        f"storage={storage}",
+        f"tracking_uri={uri}",
+        "preset=smoke",
+        "population=3",
+        "tournament=2",
+        "generations=2",
+        "children=2",
+        "rerank_top=1",
+        "rerank_seeds=0",
+        "rerank_archs=resnet,resnet_basic",
+        "transfer_tasks=gan",
+        "device=cpu",
+        f"report_dir={runs / 'p/report'}",
+    ]
+    done = cli(
+        "pipeline",
+        "run-local",
+        "--pipeline-root",
+        str(runs / "kfp"),
+        *[x for p in params for x in ("--param", p)],
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     search = Search.open("p", open_storage(storage))
     assert search.census().done == 4
@@ -171,8 +285,7 @@ def test_the_pipeline_runs_end_to_end_on_the_local_runner(tmp_path):
     assert ("champion gate: no layer of search 'p' beat BN-ReLU" in done.stdout) != gate.passed
     assert (runs / "p/report/report.md").read_text().count("## Rerank") == 1
     experiment = client.get_experiment_by_name("evonorm")
-    (parent,) = client.search_runs([experiment.experiment_id],
-                                   "tags.`evonorm.role` = 'search'")  # fmt: skip
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.`evonorm.role` = 'search'")
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["evonorm.pipeline_status"] == "SUCCEEDED"
     assert "report" in {f.path for f in client.list_artifacts(parent.info.run_id)}

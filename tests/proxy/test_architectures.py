@@ -64,8 +64,11 @@ def test_substitution_rule_in_a_bottleneck():
 def test_substitution_rule_in_mobile_blocks():
     for arch in ("mobilenet_v2", "efficientnet_b0", "mnasnet"):
         model = build_model(arch, SMALL, factory("evonorm_s0"))
-        residual = [m for m in model.modules() if getattr(m, "use_res_connect", False)
-                    or getattr(m, "apply_residual", False)]  # fmt: skip
+        residual = [
+            m
+            for m in model.modules()
+            if getattr(m, "use_res_connect", False) or getattr(m, "apply_residual", False)
+        ]
         assert residual, arch
         for block in residual:
             last = [m for m in block.modules() if isinstance(m, Affine | GraphLayer)][-1]

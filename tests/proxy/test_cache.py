@@ -84,10 +84,14 @@ def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, monke
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for name, value in {"AWS_ENDPOINT_URL": down, "AWS_ACCESS_KEY_ID": "k",
-                        "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
-                        "EVONORM_DATASET_CACHE": "s3://datasets/cache",
-                        "EVONORM_DATA_DIR": str(tmp_path / "data")}.items():  # fmt: skip
+    for name, value in {
+        "AWS_ENDPOINT_URL": down,
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EVONORM_DATASET_CACHE": "s3://datasets/cache",
+        "EVONORM_DATA_DIR": str(tmp_path / "data"),
+    }.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(DataError, match=r"dataset cache s3://datasets/cache cannot be read"):
         cifar.load_cifar10("train")

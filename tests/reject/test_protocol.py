@@ -31,15 +31,23 @@ def test_duplicates_are_reported_with_what_they_duplicate(data):
     chain = RejectionChain(SMOKE, data, seen_hashes={s0.structural_hash(): "trial 3"})
     verdict = chain.run(s0)
     assert (verdict.accepted, verdict.stage, verdict.reason) == (
-        False, "structural", "duplicate: same structure as trial 3",
-    )  # fmt: skip
+        False,
+        "structural",
+        "duplicate: same structure as trial 3",
+    )
     from evonorm.reject import fingerprint
 
     chain = RejectionChain(SMOKE, data, seen_fingerprints={fingerprint(s0).digest: "trial 5"})
     reordered = LayerGraph(
-        (Node("std_group", (0,)), Node("mul", (0, 3)), Node("sigmoid", (5,)),
-         Node("mul", (6, 0)), Node("div", (7, 4))), space="S",
-    )  # fmt: skip
+        (
+            Node("std_group", (0,)),
+            Node("mul", (0, 3)),
+            Node("sigmoid", (5,)),
+            Node("mul", (6, 0)),
+            Node("div", (7, 4)),
+        ),
+        space="S",
+    )
     verdict = chain.run(reordered)
     assert verdict.stage == "fingerprint" and "trial 5" in verdict.reason
 

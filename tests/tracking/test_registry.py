@@ -156,12 +156,14 @@ def test_layer_pull_cli(uri, tmp_path):
         known_layer("evonorm_s0"), "cli-S0", tracking_uri=uri, evidence=rerank(0.02)
     )
     run = [sys.executable, "-m", "evonorm", "layer", "pull", "--tracking-uri", uri]
-    done = subprocess.run([*run, "cli-S0", "-o", str(tmp_path / "o")],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [*run, "cli-S0", "-o", str(tmp_path / "o")], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "o" / "cli_s0.py").exists() and (tmp_path / "o" / "graph.json").exists()
-    bad = subprocess.run([*run, "cli-S0@nope", "-o", str(tmp_path / "x")],
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [*run, "cli-S0@nope", "-o", str(tmp_path / "x")], capture_output=True, text=True
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip() == "evonorm: error: registered layer 'cli-S0' has no alias 'nope'"
     assert not (tmp_path / "x").exists()

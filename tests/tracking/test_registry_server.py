@@ -34,8 +34,13 @@ def s3():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client.create_bucket(Bucket=BUCKET)
     yield endpoint, client
     server.stop()
@@ -45,16 +50,34 @@ def s3():
 def mlflow_server(s3, tmp_path):
     endpoint, _ = s3
     port = free_port()
-    env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     mlflow = Path(sys.executable).with_name("mlflow")
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", f"s3://{BUCKET}/mlflow"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        [
+            str(mlflow),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            f"s3://{BUCKET}/mlflow",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -75,17 +98,22 @@ def mlflow_server(s3, tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_publish_and_pull_through_a_server_with_s3_artifacts(mlflow_server, s3, tmp_path,
-                                                             monkeypatch):  # fmt: skip
+def test_publish_and_pull_through_a_server_with_s3_artifacts(
+    mlflow_server, s3, tmp_path, monkeypatch
+):
     _, client = s3
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)  # the client never talks to S3 itself
     graph = known_layer("evonorm_b0")
-    first = evonorm.publish_layer(graph, "srv-B0", tracking_uri=mlflow_server,
-                                  metrics={"rerank_accuracy": 0.8})  # fmt: skip
-    second = evonorm.publish_layer(known_layer("evonorm_s0"), "srv-B0",
-                                   tracking_uri=mlflow_server,
-                                   metrics={"rerank_accuracy": 0.7})  # fmt: skip
+    first = evonorm.publish_layer(
+        graph, "srv-B0", tracking_uri=mlflow_server, metrics={"rerank_accuracy": 0.8}
+    )
+    second = evonorm.publish_layer(
+        known_layer("evonorm_s0"),
+        "srv-B0",
+        tracking_uri=mlflow_server,
+        metrics={"rerank_accuracy": 0.7},
+    )
     assert (first, second) == (1, 2)
 
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]]

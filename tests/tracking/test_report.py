@@ -19,10 +19,20 @@ def test_report_ranks_by_pareto_front_then_mean_and_writes_figures(tmp_path):
     order = [r.number for r in ranked(search.records())]
     assert order == [3, 0, 1, 2]  # front {0, 1, 3} by mean (0.533, 0.5, 0.5 → 3 first), then 2
     done = subprocess.run(
-        [sys.executable, "-m", "evonorm", "report", "s", "--runs", str(tmp_path / "runs"),
-         "--top", "3"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "evonorm",
+            "report",
+            "s",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--top",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "runs/s/report"
     text = (folder / "report.md").read_text()
@@ -31,6 +41,9 @@ def test_report_ranks_by_pareto_front_then_mean_and_writes_figures(tmp_path):
     assert text.count("](layer_") == 3
     for name in ("pareto_front.png", "best_so_far.png", "rejection_funnel.png", "layer_3.png"):
         assert (folder / name).stat().st_size > 1000
-    missing = subprocess.run([sys.executable, "-m", "evonorm", "report", "nope", "--runs",
-                              str(tmp_path / "runs")], capture_output=True, text=True)  # fmt: skip
+    missing = subprocess.run(
+        [sys.executable, "-m", "evonorm", "report", "nope", "--runs", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "no study storage" in missing.stderr

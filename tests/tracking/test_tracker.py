@@ -13,17 +13,39 @@ ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 
 
 def make_search(tmp_path):
-    search = Search.open("demo", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke", population=4))  # fmt: skip
+    search = Search.open(
+        "demo",
+        open_storage(f"journal:{tmp_path / 's.log'}"),
+        SearchConfig(preset="smoke", population=4),
+    )
     a, r, d = generate(search, 3)
-    record(search, Outcome(a.trial, "accepted", scores=dict(zip(ANCHORS, (0.8, 0.7, 0.6),
-                                                                strict=True)),
-                           stage="accepted", seconds=2.5,
-                           metrics={"grad_norm/resnet": 12.0, "quality/resnet": 0.5}))  # fmt: skip
-    record(search, Outcome(r.trial, "rejected", stage="stability", reason="inf on resnet",
-                           metrics={"grad_norm/resnet": "inf"}))  # fmt: skip
-    record(search, Outcome(d.trial, "duplicate", stage="fingerprint", duplicate_of=a.trial,
-                           reason="same function"))  # fmt: skip
+    record(
+        search,
+        Outcome(
+            a.trial,
+            "accepted",
+            scores=dict(zip(ANCHORS, (0.8, 0.7, 0.6), strict=True)),
+            stage="accepted",
+            seconds=2.5,
+            metrics={"grad_norm/resnet": 12.0, "quality/resnet": 0.5},
+        ),
+    )
+    record(
+        search,
+        Outcome(
+            r.trial,
+            "rejected",
+            stage="stability",
+            reason="inf on resnet",
+            metrics={"grad_norm/resnet": "inf"},
+        ),
+    )
+    record(
+        search,
+        Outcome(
+            d.trial, "duplicate", stage="fingerprint", duplicate_of=a.trial, reason="same function"
+        ),
+    )
     return search, (a, r, d)
 
 
@@ -54,8 +76,9 @@ def test_parent_run_children_metrics_and_artifacts(tmp_path):
         assert run.data.tags["mlflow.parentRunId"] == tracker.parent_id
         assert run.info.status == "FINISHED"
         assert {f.path for f in client.list_artifacts(run.info.run_id)} == {
-            "graph.json", "graph.png",
-        }  # fmt: skip
+            "graph.json",
+            "graph.png",
+        }
     accepted = runs[a.trial].data
     assert accepted.params["formula"] == a.graph.formula()
     assert accepted.params["hash"] == a.structural_hash
@@ -90,6 +113,11 @@ def test_sync_is_idempotent_and_a_resumed_search_keeps_its_parent(tmp_path):
     assert len(children(client, resumed)) == 4
     assert client.get_run(resumed.parent_id).info.status == "FINISHED"
     assert resumed.funnel() == {
-        "structural": 0, "fingerprint": 0, "stability": 1, "quality": 1, "error": 0,
-        "accepted": 1, "cached": 1,
-    }  # fmt: skip
+        "structural": 0,
+        "fingerprint": 0,
+        "stability": 1,
+        "quality": 1,
+        "error": 0,
+        "accepted": 1,
+        "cached": 1,
+    }

@@ -23,11 +23,23 @@ OUTAGE = 30  # seconds the server is down
 def _start_server(tmp_path, port: int) -> subprocess.Popen:
     mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
     process = subprocess.Popen(
-        [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            mlflow,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -54,8 +66,9 @@ def _logged(uri: str) -> collections.Counter:
     experiment = client.get_experiment_by_name("evonorm")
     if experiment is None:
         return collections.Counter()
-    runs = client.search_runs([experiment.experiment_id],
-                              filter_string="tags.`evonorm.role` = 'candidate'")  # fmt: skip
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`evonorm.role` = 'candidate'"
+    )
     return collections.Counter((r.data.tags["evonorm.trial"], r.info.status) for r in runs)
 
 
@@ -66,14 +79,36 @@ def test_the_search_goes_on_while_mlflow_is_down_and_logs_what_it_missed(tmp_pat
     storage = f"journal:{tmp_path / 'study.log'}"
     uri = f"http://127.0.0.1:{port}"
     server = _start_server(tmp_path, port)
-    env = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
     search = subprocess.Popen(
-        [sys.executable, "-m", "evonorm", "evolve", "--preset", "smoke", "--study", study,
-         "--storage", storage, "--budget", "500", "--quiet", "--tracking-uri", uri,
-         "--runs", str(tmp_path / "runs")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "evonorm",
+            "evolve",
+            "--preset",
+            "smoke",
+            "--study",
+            study,
+            "--storage",
+            storage,
+            "--budget",
+            "500",
+            "--quiet",
+            "--tracking-uri",
+            uri,
+            "--runs",
+            str(tmp_path / "runs"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         while _recorded(storage, study) < 2:
             assert search.poll() is None, search.communicate()[1]

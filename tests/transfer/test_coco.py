@@ -30,17 +30,32 @@ def write_split(root, name, count, seed):
             w, h = 16, 14
             image[:, y : y + h, x : x + w] = torch.tensor([200, 60 + 80 * k, 30])[:, None, None]
             polygon = [x, y, x + w, y, x + w, y + h, x, y + h]
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": i + 1, "category_id": (3, 7)[k],
-                "segmentation": [polygon], "area": w * h, "bbox": [x, y, w, h], "iscrowd": 0,
-            })  # fmt: skip
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": i + 1,
+                    "category_id": (3, 7)[k],
+                    "segmentation": [polygon],
+                    "area": w * h,
+                    "bbox": [x, y, w, h],
+                    "iscrowd": 0,
+                }
+            )
         crowd = torch.zeros(40, 48, dtype=torch.uint8)
         crowd[30:38, 2:10] = 1
         rle = mask_utils.encode(crowd.numpy().copy(order="F"))
         rle["counts"] = rle["counts"].decode()
-        annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": 9,
-                            "segmentation": rle, "area": 64, "bbox": [2, 30, 8, 8],
-                            "iscrowd": 1})  # fmt: skip
+        annotations.append(
+            {
+                "id": len(annotations) + 1,
+                "image_id": i + 1,
+                "category_id": 9,
+                "segmentation": rle,
+                "area": 64,
+                "bbox": [2, 30, 8, 8],
+                "iscrowd": 1,
+            }
+        )
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i + 1:012d}.png")
         images.append({"id": i + 1, "file_name": f"{i + 1:012d}.png", "width": 48, "height": 40})
     (root / "annotations").mkdir(exist_ok=True)
@@ -98,8 +113,13 @@ def test_missing_pieces_are_named(tmp_path, coco_root):
 
 def test_mask_rcnn_trains_and_scores_on_coco(coco_root, smoke_data):
     config = SEGMENTATION["smoke"]
-    result = run_segmentation({"bn_relu": KNOWN_LAYERS["bn_relu"]}, smoke_data, config,
-                              coco=coco_splits(coco_root), echo=lambda _: None)  # fmt: skip
+    result = run_segmentation(
+        {"bn_relu": KNOWN_LAYERS["bn_relu"]},
+        smoke_data,
+        config,
+        coco=coco_splits(coco_root),
+        echo=lambda _: None,
+    )
     scores = result["layers"]["bn_relu"]
     assert not scores["diverged"], scores["reason"]
     for key in ("box_ap", "box_ap50", "mask_ap", "mask_ap50"):
@@ -109,7 +129,15 @@ def test_mask_rcnn_trains_and_scores_on_coco(coco_root, smoke_data):
 
 
 def test_transfer_command_names_a_bad_coco_folder(tmp_path, capsys):
-    args = ["transfer", "demo", "--runs", str(tmp_path), "--storage",
-            f"journal:{tmp_path / 'missing.log'}", "--coco", str(tmp_path)]  # fmt: skip
+    args = [
+        "transfer",
+        "demo",
+        "--runs",
+        str(tmp_path),
+        "--storage",
+        f"journal:{tmp_path / 'missing.log'}",
+        "--coco",
+        str(tmp_path),
+    ]
     assert main(args) == 2
     assert capsys.readouterr().err.startswith("evonorm: error:")

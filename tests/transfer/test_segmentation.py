@@ -11,8 +11,11 @@ def test_the_backbone_norm_acts_are_the_layer_and_the_model_detects():
     model = build_mask_rcnn(KNOWN_LAYERS["evonorm_s0"], SMOKE)
     layers = [m for m in model.backbone.body.modules() if isinstance(m, GraphLayer)]
     assert len(layers) >= 5  # stem + two per basic block
-    assert not [m for m in model.backbone.body.modules() if isinstance(m, torch.nn.BatchNorm2d)
-                and type(m) is torch.nn.BatchNorm2d]  # fmt: skip
+    assert not [
+        m
+        for m in model.backbone.body.modules()
+        if isinstance(m, torch.nn.BatchNorm2d) and type(m) is torch.nn.BatchNorm2d
+    ]
     model.eval()
     with torch.no_grad():
         out = model([torch.rand(1, 64, 64)])[0]
@@ -30,6 +33,7 @@ def test_layers_are_scored_on_the_same_canvases_and_a_nan_layer_is_reported(smok
     assert not good["diverged"] and good["reason"] == ""
     assert bad["diverged"] and "non-finite" in bad["reason"]
     assert result["settings"]["steps"] == SMOKE.steps and len(lines) == 2
-    again = run_segmentation({"bn_relu": KNOWN_LAYERS["bn_relu"]}, smoke_data, SMOKE, seed=0,
-                             echo=lambda _: None)  # fmt: skip
+    again = run_segmentation(
+        {"bn_relu": KNOWN_LAYERS["bn_relu"]}, smoke_data, SMOKE, seed=0, echo=lambda _: None
+    )
     assert again["layers"]["bn_relu"]["final_loss"] == good["final_loss"]  # seeded, repeatable

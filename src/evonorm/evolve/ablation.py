@@ -92,10 +92,16 @@ class AblationConfig:
 
     def search_config(self, arm: str, seed: int) -> SearchConfig:
         return SearchConfig(
-            preset=self.preset, space=self.space, strategy=arm, population=self.population,
-            tournament=self.tournament, selection="pareto", seed=seed,
-            warmup=self.warmup if arm == "evolution" else None, novel=self.novel,
-        )  # fmt: skip
+            preset=self.preset,
+            space=self.space,
+            strategy=arm,
+            population=self.population,
+            tournament=self.tournament,
+            selection="pareto",
+            seed=seed,
+            warmup=self.warmup if arm == "evolution" else None,
+            novel=self.novel,
+        )
 
     def fixed(self) -> dict:
         """The settings a resumed ablation must share (all but the budget)."""
@@ -156,10 +162,15 @@ class AblationResult:
             reached = next(
                 (i + 1 for i, b in enumerate(ev.best) if np.isfinite(b) and b >= target), None
             )
-            out.append({
-                "seed": seed, "budget": len(rs.best), "random_best": target,
-                "evolution_best": _last_finite(ev.best), "evolution_needed": reached,
-            })  # fmt: skip
+            out.append(
+                {
+                    "seed": seed,
+                    "budget": len(rs.best),
+                    "random_best": target,
+                    "evolution_best": _last_finite(ev.best),
+                    "evolution_needed": reached,
+                }
+            )
         return out
 
 
@@ -230,8 +241,11 @@ def _init(threads: int) -> None:
 def _search_job(root: str, config: AblationConfig, arm: str, seed: int, threads: int) -> str:
     storage = storage_url(Path(root), arm, seed)
     Search.open(study_name(arm, seed), open_storage(storage), config.search_config(arm, seed))
-    work(WorkerSettings(study=study_name(arm, seed), storage=storage, budget=config.budget,
-                        threads=threads))  # fmt: skip
+    work(
+        WorkerSettings(
+            study=study_name(arm, seed), storage=storage, budget=config.budget, threads=threads
+        )
+    )
     return f"search {arm} seed {seed}: {config.budget} candidates"
 
 
@@ -240,12 +254,14 @@ def _train_job(preset_name: str, graph: dict, arch: str, seed: int) -> dict:
     if (preset_name, seed) not in _DATA:
         _DATA[(preset_name, seed)] = preset.load_data(seed=seed)
     layer = LayerGraph.from_dict(graph)
-    result = train_layer(layer, arch, preset, _DATA[(preset_name, seed)], preset.rerank_train,
-                         seed)  # fmt: skip
+    result = train_layer(layer, arch, preset, _DATA[(preset_name, seed)], preset.rerank_train, seed)
     return {
-        "hash": layer.structural_hash(), "arch": arch, "seed": seed,
-        "formula": layer.formula(), "result": result_to_dict(result),
-    }  # fmt: skip
+        "hash": layer.structural_hash(),
+        "arch": arch,
+        "seed": seed,
+        "formula": layer.formula(),
+        "result": result_to_dict(result),
+    }
 
 
 # -- which layers each row trains --------------------------------------------------------------
@@ -291,8 +307,9 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
         (name, "baseline", "seeds", [(s, KNOWN_LAYERS[name]) for s in seeds])
         for name in config.baselines
     ]
-    rows.append(("Random", "random", "samples",
-                 [(s, g) for s in seeds for g in random_samples(config, s)]))  # fmt: skip
+    rows.append(
+        ("Random", "random", "samples", [(s, g) for s in seeds for g in random_samples(config, s)])
+    )
     with_rejection, best = {"random": [], "evolution": []}, {"random": [], "evolution": []}
     for seed in seeds:
         for arm in ARMS:
@@ -332,8 +349,9 @@ def run_ablation(
     done = _load_trainings(root)
     context = get_context("spawn")  # torch and fork do not mix
     try:
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init,
-                                 initargs=(threads,)) as pool:  # fmt: skip
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init, initargs=(threads,)
+        ) as pool:
             pending = {}
             for seed in range(config.seeds):
                 for arm in reversed(ARMS):  # evolution first: its searches are the longest
@@ -353,8 +371,9 @@ def run_ablation(
                             if key in done or key in queued:
                                 continue
                             queued.add(key)
-                            future = pool.submit(_train_job, config.preset, graph.to_dict(),
-                                                 arch, seed)  # fmt: skip
+                            future = pool.submit(
+                                _train_job, config.preset, graph.to_dict(), arch, seed
+                            )
                             pending[future] = ("train", graph.formula(), arch, seed)
 
             queue_trainings()
@@ -375,8 +394,10 @@ def run_ablation(
                     with log.open("a") as f:
                         f.write(json.dumps(value) + "\n")
                     r, formula = value["result"], value["formula"][:40]
-                    echo(f"trained {formula:40} {value['arch']:16} seed {value['seed']}: "
-                         f"{r['accuracy']:.2%} in {r['seconds']:.0f} s")  # fmt: skip
+                    echo(
+                        f"trained {formula:40} {value['arch']:16} seed {value['seed']}: "
+                        f"{r['accuracy']:.2%} in {r['seconds']:.0f} s"
+                    )
     finally:
         _wall(root, time.perf_counter() - start)
     return collect(config, root)
@@ -420,9 +441,12 @@ def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
 
 
 _NAMES = {
-    "bn_relu": "BN-ReLU", "bn_silu": "BN-SiLU", "gn_relu": "GN-ReLU",
-    "evonorm_b0": "EvoNorm-B0", "evonorm_s0": "EvoNorm-S0",
-}  # fmt: skip
+    "bn_relu": "BN-ReLU",
+    "bn_silu": "BN-SiLU",
+    "gn_relu": "GN-ReLU",
+    "evonorm_b0": "EvoNorm-B0",
+    "evonorm_s0": "EvoNorm-S0",
+}
 
 
 def _display(name: str) -> str:

@@ -26,8 +26,6 @@ from evonorm.proxy.presets import Preset
 from evonorm.proxy.rerank import Entry, rerank, result_from_dict, result_to_dict
 from evonorm.space import BASELINES, KNOWN_LAYERS, LayerGraph
 from evonorm.transfer import TASKS
-from evonorm.transfer.gan import GAN, run_gan
-from evonorm.transfer.segmentation import SEGMENTATION, run_segmentation
 
 __all__ = [
     "BASELINES",
@@ -109,8 +107,16 @@ def rerank_search(
     def keep(key, result) -> None:
         search.save_note(prefix + "/".join(map(str, key)), result_to_dict(result))
 
-    rows = rerank(entries + baseline_entries(baselines), preset, data, archs=archs,
-                  seeds=seeds, done=done, on_result=keep, echo=echo)  # fmt: skip
+    rows = rerank(
+        entries + baseline_entries(baselines),
+        preset,
+        data,
+        archs=archs,
+        seeds=seeds,
+        done=done,
+        on_result=keep,
+        echo=echo,
+    )
     space = search.config.space
     best = [row for row in rows if row.entry.kind == "candidate"][:KEEP]
     summary = {
@@ -151,8 +157,12 @@ def rerank_summary(search: Search) -> dict | None:
 def transfer_data(preset: Preset) -> ProxyData:
     """The data both transfer tasks run on: Fashion-MNIST cut like ``preset``'s splits (also for
     presets whose proxy dataset is CIFAR-10)."""
-    return load_data("fashion_mnist", search_size=preset.search_size,
-                     rerank_size=preset.rerank_size, fit_size=preset.fit_size)  # fmt: skip
+    return load_data(
+        "fashion_mnist",
+        search_size=preset.search_size,
+        rerank_size=preset.rerank_size,
+        fit_size=preset.fit_size,
+    )
 
 
 def transfer_search(
@@ -175,6 +185,11 @@ def transfer_search(
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise SearchError(f"unknown transfer tasks {unknown}; known: {', '.join(TASKS)}")
+    # Imported here, not with this module: they load torchvision's detection models and
+    # torchmetrics, which no other step of a search needs.
+    from evonorm.transfer.gan import GAN, run_gan
+    from evonorm.transfer.segmentation import SEGMENTATION, run_segmentation
+
     summary = rerank_summary(search)
     if not summary:
         raise SearchError(
@@ -186,9 +201,15 @@ def transfer_search(
     results = {}
     for task in tasks:
         if task == "segmentation":
-            results[task] = run_segmentation(layers, data, SEGMENTATION[preset.name], seed=seed,
-                                             coco=coco, coco_limit=coco_limit,
-                                             echo=echo)  # fmt: skip
+            results[task] = run_segmentation(
+                layers,
+                data,
+                SEGMENTATION[preset.name],
+                seed=seed,
+                coco=coco,
+                coco_limit=coco_limit,
+                echo=echo,
+            )
         else:
             results[task] = run_gan(layers, data, GAN[preset.name], seed=seed, out=out, echo=echo)
         results[task]["kept"] = dict(summary["kept"])

@@ -1,15 +1,28 @@
-"""A candidate layer bound to a trial, and the outcome of evaluating it — both plain JSON, so the
-steps of a search can run in different processes or pods and talk only through the storage."""
+"""The messages between a search's steps: a candidate layer bound to a trial, the rejection
+chain's verdict on it (:class:`Screened`) and the outcome of evaluating it. All are plain JSON,
+so the steps can run in different processes or pods and talk only through the storage.
+"""
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
 
+from evonorm.reject.verdict import Verdict
 from evonorm.space import LayerGraph
 
-__all__ = ["Candidate", "Outcome"]
+__all__ = ["Candidate", "Outcome", "Screened", "Status"]
+
+
+class Status(enum.StrEnum):
+    """What a recorded trial came to (its ``status`` attribute)."""
+
+    ACCEPTED = "accepted"  # passed the chain and was trained: scores per anchor
+    REJECTED = "rejected"  # stopped by a stage of the chain: stage and reason
+    DUPLICATE = "duplicate"  # same structure or function as an earlier trial: its result reused
+    ERROR = "error"  # an unexpected exception (a bug) or a worker that died too often
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,8 @@ class Candidate:
         return self.graph.prune().structural_hash()
 
     def attrs(self) -> dict:
-        """The trial's user attributes describing this candidate (JSON values)."""
+        """The trial's user attributes describing this candidate (JSON values); a re-queued
+        trial gets exactly these, read back through :meth:`from_attrs`."""
         return {
             "cid": self.cid,
             "graph": self.graph.to_dict(),
@@ -70,7 +84,7 @@ class Outcome:
     ``duplicate_of``: its result is reused) or ``error`` (``reason`` holds the error text)."""
 
     trial: int
-    status: str
+    status: Status
     scores: dict[str, float] = field(default_factory=dict)
     stage: str = ""
     reason: str = ""
@@ -80,8 +94,10 @@ class Outcome:
     metrics: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.status not in ("accepted", "rejected", "duplicate", "error"):
-            raise ValueError(f"unknown outcome status {self.status!r}")
+        try:
+            object.__setattr__(self, "status", Status(self.status))
+        except ValueError:
+            raise ValueError(f"unknown outcome status {self.status!r}") from None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -89,3 +105,37 @@ class Outcome:
     @classmethod
     def from_json(cls, text: str) -> Outcome:
         return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Screened:
+    """What the rejection step hands the training step: the candidate and the chain's verdict
+    with the seconds it took, or the error outcome when the chain itself failed (a bug)."""
+
+    candidate: Candidate
+    verdict: Verdict | None = None
+    seconds: float = 0.0
+    error: Outcome | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "candidate": json.loads(self.candidate.to_json()),
+                "verdict": self.verdict and self.verdict.to_dict(),
+                "seconds": self.seconds,
+                "error": self.error and asdict(self.error),
+            },
+            sort_keys=True,
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Screened:
+        data = json.loads(text)
+        candidate = data["candidate"]
+        return cls(
+            candidate=Candidate.from_attrs(candidate, candidate.get("trial")),
+            verdict=Verdict(**data["verdict"]) if data["verdict"] else None,
+            seconds=data["seconds"],
+            error=Outcome(**data["error"]) if data["error"] else None,
+        )

@@ -32,13 +32,15 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from evonorm.evolve import optuna_internals as internals
+from evonorm.evolve.candidate import Candidate, Status
 from evonorm.evolve.owner import is_alive
+from evonorm.reject.verdict import Stage
 
 __all__ = ["recover", "requeue"]
 
 UNOWNED_GRACE = 60.0  # seconds
 MAX_ATTEMPTS = 3  # evaluations of one candidate that may end with a dead worker
-CANDIDATE_KEYS = ("cid", "graph", "formula", "hash", "space", "generation", "origin", "parent")
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -46,9 +48,10 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
 
     A candidate whose workers died ``MAX_ATTEMPTS`` times (say, a layer that crashes the
     process) is recorded as an error instead, so that it cannot stall the search."""
-    if "cid" not in trial.user_attrs:
-        return  # died before a candidate was bound: nothing to evaluate
-    attrs = {k: trial.user_attrs[k] for k in CANDIDATE_KEYS if k in trial.user_attrs}
+    try:  # every attribute a candidate has, read back through Candidate
+        attrs = Candidate.from_attrs(trial.user_attrs).attrs()
+    except KeyError:
+        return  # died before its candidate was (wholly) bound: nothing to evaluate
     attrs["retry_of"] = trial.number
     attrs["attempt"] = int(trial.user_attrs.get("attempt", 1)) + 1
     if attrs["attempt"] <= MAX_ATTEMPTS:
@@ -58,7 +61,7 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     study.add_trial(
         optuna.trial.create_trial(
             state=TrialState.FAIL,
-            user_attrs={**attrs, "status": "error", "stage": "worker", "reason": reason},
+            user_attrs={**attrs, "status": Status.ERROR, "stage": Stage.WORKER, "reason": reason},
         )
     )
 
@@ -78,14 +81,16 @@ def recover(study: optuna.Study, *, pipeline_run: str | None = None) -> list[int
     numbers of the trials this call failed. ``pipeline_run``: the pipeline run now starting on
     the study (trials held by other runs are then stale)."""
     optuna.storages.fail_stale_trials(study)  # RDB heartbeats (a no-op for journals)
-    storage = study._storage
+    storage = internals.storage_of(study)
     now = dt.datetime.now()
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not _stale(trial, now, pipeline_run):
             continue
         try:
-            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+            if not storage.set_trial_state_values(
+                internals.frozen_trial_id(trial), state=TrialState.FAIL
+            ):
                 continue
         except UpdateFinishedTrialError:
             continue  # finished meanwhile, by its worker or another recovering process

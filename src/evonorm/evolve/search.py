@@ -23,7 +23,8 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from evonorm.evolve.candidate import Candidate, Outcome
+from evonorm.evolve import optuna_internals as internals
+from evonorm.evolve.candidate import Candidate, Outcome, Status
 from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
@@ -34,7 +35,7 @@ __all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_o
 
 CONFIG_ATTR = "evonorm.config"
 REFERENCES_ATTR = "evonorm.quality_references"
-RECORDED = ("accepted", "rejected", "duplicate", "error")
+RECORDED = tuple(Status)
 
 
 def settings_diff(stored: dict, asked: dict) -> str:
@@ -176,11 +177,14 @@ class Search:
         """Every trial as a :class:`Record`, by trial number."""
         return [
             Record(
-                t.number, t.state.name, tuple(t.values) if t.values else None,
-                dict(t.user_attrs), t.datetime_complete,
+                t.number,
+                t.state.name,
+                tuple(t.values) if t.values else None,
+                dict(t.user_attrs),
+                t.datetime_complete,
             )
             for t in sorted(self.trials(), key=_number)
-        ]  # fmt: skip
+        ]
 
     def census(self) -> Census:
         counts = dict.fromkeys(("accepted", "rejected", "duplicates", "errors", "lost"), 0)
@@ -222,7 +226,7 @@ class Search:
         hashes: dict[str, int] = {}
         prints: dict[str, int] = {}
         for t in sorted(self.trials((TrialState.COMPLETE, TrialState.PRUNED)), key=_number):
-            if t.user_attrs.get("status") in ("accepted", "rejected"):
+            if t.user_attrs.get("status") in (Status.ACCEPTED, Status.REJECTED):
                 hashes.setdefault(t.user_attrs.get("hash", ""), t.number)
                 if t.user_attrs.get("fingerprint"):
                     prints.setdefault(t.user_attrs["fingerprint"], t.number)
@@ -256,12 +260,12 @@ class Search:
         atomically, else a new trial created *with* its owner stamp — so a worker killed right
         after claiming never leaves an unowned trial behind. (``study.ask`` does the same in two
         steps, create then stamp.)"""
-        trial_id = self.study._pop_waiting_trial_id()
+        trial_id = internals.pop_waiting_trial(self.study)
         if trial_id is None:
             template = optuna.trial.create_trial(
                 state=TrialState.RUNNING, user_attrs={"owner": owner}
             )
-            trial_id = self.study._storage.create_new_trial(self.study._study_id, template)
+            trial_id = internals.create_trial(self.study, template)
         trial = optuna.Trial(self.study, trial_id)
         if trial.user_attrs.get("owner") != owner:
             trial.set_user_attr("owner", owner)
@@ -278,13 +282,17 @@ class Search:
         rng = np.random.default_rng([self.config.seed, trial.number])
         avoid = self.proposed() if self.config.novel else frozenset()
         candidate = self.strategy.child(self.population(), rng, self.config.space, avoid)
-        for key, value in candidate.attrs().items():
+        attrs = candidate.attrs()
+        cid = attrs.pop("cid")
+        for key, value in attrs.items():
             trial.set_user_attr(key, value)
+        trial.set_user_attr("cid", cid)  # last: a trial with a cid holds its whole candidate
         return dataclasses.replace(candidate, trial=trial.number)
 
     def record(self, outcome: Outcome) -> FrozenTrial:
         """Tell the study ``outcome``: attributes first (a finished trial is read-only)."""
-        storage, trial_id = self.study._storage, self._trial_id(outcome.trial)
+        storage = internals.storage_of(self.study)
+        trial_id = internals.trial_id(self.study, outcome.trial)
         attrs = {
             "status": outcome.status,
             "stage": outcome.stage,
@@ -295,13 +303,13 @@ class Search:
             "metrics": json_safe(outcome.metrics),
         }
         values = None
-        state = {"accepted": TrialState.COMPLETE, "rejected": TrialState.PRUNED}.get(
+        state = {Status.ACCEPTED: TrialState.COMPLETE, Status.REJECTED: TrialState.PRUNED}.get(
             outcome.status, TrialState.FAIL
         )
-        if outcome.status == "accepted":
+        if outcome.status == Status.ACCEPTED:
             values = [outcome.scores[a] for a in self.config.anchors]
-        elif outcome.status == "duplicate":
-            original = self.study._storage.get_trial(self._trial_id(outcome.duplicate_of))
+        elif outcome.status == Status.DUPLICATE:
+            original = storage.get_trial(internals.trial_id(self.study, outcome.duplicate_of))
             if original.state == TrialState.COMPLETE:
                 state, values = TrialState.COMPLETE, list(original.values)
             else:
@@ -314,11 +322,6 @@ class Search:
         for key, value in attrs.items():
             storage.set_trial_user_attr(trial_id, key, value)
         return self.study.tell(outcome.trial, values=values, state=state)
-
-    def _trial_id(self, number: int) -> int:
-        return self.study._storage.get_trial_id_from_study_id_trial_number(
-            self.study._study_id, number
-        )
 
 
 def _number(t: FrozenTrial) -> int:

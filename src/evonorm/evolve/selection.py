@@ -82,9 +82,12 @@ class RandomSearch:
     name = "random"
 
     def child(
-        self, population: Sequence[Member], rng: np.random.Generator, space: str,
+        self,
+        population: Sequence[Member],
+        rng: np.random.Generator,
+        space: str,
         avoid: AbstractSet[str] = frozenset(),
-    ):  # fmt: skip
+    ):
         """A random graph; redrawn (at most ``MAX_NOVEL_DRAWS`` times) while its structural hash
         is in ``avoid``."""
         graph = random_graph(rng, space)
@@ -93,6 +96,17 @@ class RandomSearch:
                 break
             graph = random_graph(rng, space)
         return Candidate(graph, space, generation=0, origin="random")
+
+
+def tournament_value(given: str | float) -> int | float:
+    """A tournament size as given on a command line or a run form: a whole number (``4``,
+    ``"4"``, ``4.0``) is a count, anything else (``0.25``) a fraction of the population.
+    One ``ValueError`` for text that is not a number."""
+    try:
+        value = float(given)
+    except (TypeError, ValueError):
+        raise ValueError(f"tournament must be a count or a fraction, got {given!r}") from None
+    return int(value) if value.is_integer() else value
 
 
 @dataclass(frozen=True)
@@ -146,9 +160,12 @@ class Evolution:
         return front[int(rng.integers(len(front)))]
 
     def child(
-        self, population: Sequence[Member], rng: np.random.Generator, space: str,
+        self,
+        population: Sequence[Member],
+        rng: np.random.Generator,
+        space: str,
         avoid: AbstractSet[str] = frozenset(),
-    ):  # fmt: skip
+    ):
         """``population`` is newest first; only its first ``population_size`` members count.
         With ``avoid`` (structural hashes already evaluated), mutants in it are redrawn, a new
         tournament held every ``NOVEL_RESELECT`` draws; after ``MAX_MUTATION_DRAWS`` the last

@@ -21,15 +21,15 @@ from collections.abc import Iterator
 import optuna
 from optuna.storages import RDBStorage
 
-from evonorm.evolve.candidate import Candidate, Outcome
+from evonorm.evolve import optuna_internals as internals
+from evonorm.evolve.candidate import Candidate, Outcome, Status
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.search import Search
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import get_preset
-from evonorm.proxy.score import train_layer
 from evonorm.proxy.trainer import TrainResult
-from evonorm.reject.protocol import Progress, RejectionChain
-from evonorm.reject.verdict import Verdict
+from evonorm.reject.protocol import Progress, RejectionChain, train_anchors
+from evonorm.reject.verdict import Stage, Verdict
 
 __all__ = [
     "chain_for",
@@ -71,19 +71,13 @@ def screen(
 
 
 def train_accepted(
-    candidate: Candidate, verdict: Verdict, chain: RejectionChain,
+    candidate: Candidate,
+    verdict: Verdict,
+    chain: RejectionChain,
     progress: Progress | None = None,
-) -> dict[str, TrainResult]:  # fmt: skip
+) -> dict[str, TrainResult]:
     """Full training on every anchor when ``verdict`` accepted the layer; {} otherwise."""
-    if not verdict.accepted:
-        return {}
-    preset, results = chain.preset, {}
-    for arch in preset.anchor_names:
-        if progress:
-            progress(f"training on {arch} ({preset.train.steps} steps)")
-        results[arch] = train_layer(candidate.graph, arch, preset, chain.data, preset.train,
-                                    chain.seed)  # fmt: skip
-    return results
+    return train_anchors(candidate.graph, chain, progress=progress) if verdict.accepted else {}
 
 
 def outcome_of(
@@ -108,20 +102,21 @@ def outcome_of(
         "metrics": metrics,
     }
     if "duplicate_of" in verdict.metrics:
-        what = "structure" if verdict.stage == "structural" else "function"
+        what = "structure" if verdict.stage == Stage.STRUCTURAL else "function"
         original = int(verdict.metrics["duplicate_of"])
         reason = f"same {what} as trial {original}"
-        return Outcome(status="duplicate", reason=reason, duplicate_of=original, **common)
+        return Outcome(status=Status.DUPLICATE, reason=reason, duplicate_of=original, **common)
     if verdict.accepted:
-        return Outcome(status="accepted", scores={a: r.accuracy for a, r in results.items()},
-                       **common)  # fmt: skip
-    return Outcome(status="rejected", reason=verdict.reason, **common)
+        return Outcome(
+            status=Status.ACCEPTED, scores={a: r.accuracy for a, r in results.items()}, **common
+        )
+    return Outcome(status=Status.REJECTED, reason=verdict.reason, **common)
 
 
 def error_outcome(candidate: Candidate, error: BaseException, seconds: float) -> Outcome:
     """An unexpected exception (a bug, not a bad layer): its last traceback line as reason."""
     last = traceback.format_exception_only(error)[-1].strip()
-    return Outcome(candidate.trial, "error", reason=last, seconds=seconds)
+    return Outcome(candidate.trial, Status.ERROR, reason=last, seconds=seconds)
 
 
 def evaluate(
@@ -152,12 +147,12 @@ def record(search: Search, outcome: Outcome) -> bool:
 @contextlib.contextmanager
 def heartbeat(study: optuna.Study, trial_number: int) -> Iterator[None]:
     """Beat for the trial while the block runs (RDB storages with heartbeats; else nothing)."""
-    storage = study._storage
+    storage = internals.storage_of(study)
     interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
     if not interval:
         yield
         return
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    trial_id = internals.trial_id(study, trial_number)
     stop = threading.Event()
 
     def beat() -> None:

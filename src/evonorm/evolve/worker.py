@@ -123,9 +123,13 @@ def run_search(
     observer = observe(search) if observe else None
     context = mp.get_context("spawn")  # torch and fork do not mix
     bar = tqdm(
-        total=settings.budget, desc=settings.study, unit="layer", disable=not progress,
-        initial=min(search.census().done, settings.budget), dynamic_ncols=True,
-    )  # fmt: skip
+        total=settings.budget,
+        desc=settings.study,
+        unit="layer",
+        disable=not progress,
+        initial=min(search.census().done, settings.budget),
+        dynamic_ncols=True,
+    )
     status = "FAILED"
     processes: list[mp.Process] = []
     restore = _stop_on_sigterm()

@@ -60,17 +60,23 @@ def run_baselines(
             runs = []
             for seed in seeds:
                 result = train_layer(KNOWN_LAYERS[layer], arch, preset, data, preset.train, seed)
-                echo(f"{layer:12} {arch:16} seed {seed}: {result.accuracy:.2%} "
-                     f"in {result.seconds:.1f} s {result.reason}")  # fmt: skip
+                echo(
+                    f"{layer:12} {arch:16} seed {seed}: {result.accuracy:.2%} "
+                    f"in {result.seconds:.1f} s {result.reason}"
+                )
                 runs.append(result)
             table[layer][arch] = Cell(tuple(runs))
     return table
 
 
 def markdown(
-    table: dict[str, dict[str, Cell]], preset: Preset, *, command: str, seeds: Sequence[int],
+    table: dict[str, dict[str, Cell]],
+    preset: Preset,
+    *,
+    command: str,
+    seeds: Sequence[int],
     wall_seconds: float,
-) -> str:  # fmt: skip
+) -> str:
     archs = list(next(iter(table.values())))
     lines = [
         f"# Baselines: known layers on the `{preset.name}` preset",

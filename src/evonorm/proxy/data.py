@@ -97,14 +97,28 @@ def _cifar10_nchw(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 DATASETS: dict[str, DatasetSpec] = {
     "fashion_mnist": DatasetSpec(
-        "fashion_mnist", 1, 28, 10, (0.2860,), (0.3530,), pad=2, flip=True,
+        "fashion_mnist",
+        1,
+        28,
+        10,
+        (0.2860,),
+        (0.3530,),
+        pad=2,
+        flip=True,
         load=_fashion_mnist_nchw,
     ),
     "cifar10": DatasetSpec(
-        "cifar10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), pad=4,
-        flip=True, load=_cifar10_nchw,
+        "cifar10",
+        3,
+        32,
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        pad=4,
+        flip=True,
+        load=_cifar10_nchw,
     ),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -160,6 +174,13 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, *, pad: int, flip
     return x.contiguous()
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device; ``"auto"`` is CUDA when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def load_data(
     name: str,
     *,
@@ -170,7 +191,8 @@ def load_data(
     fit_size: int | None = None,
 ) -> ProxyData:
     """Dataset ``name`` split into ``fit`` / ``search`` / ``rerank`` by a seeded permutation of
-    its training set; ``fit_size`` caps the fitting split (smoke tests)."""
+    its training set, on ``device`` (``"auto"``: :func:`resolve_device`); ``fit_size`` caps the
+    fitting split (smoke tests)."""
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     spec = DATASETS[name]
@@ -186,7 +208,7 @@ def load_data(
         "rerank": order[search_size : search_size + rerank_size],
         "fit": order[search_size + rerank_size :][:fit_size],
     }
-    device = torch.device(device)
+    device = resolve_device(device)
     return ProxyData(
         spec=spec,
         images={k: images[v].to(device) for k, v in parts.items()},

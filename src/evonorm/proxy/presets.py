@@ -152,8 +152,13 @@ def _archs(names, **shape) -> tuple[tuple[str, ArchConfig], ...]:
     return tuple((name, ArchConfig(**shape[name])) for name in names)
 
 
-_SMOKE_SHAPE = {"width": 0.125, "depth": 0.34, "stem_stride": 1, "in_channels": 1,
-                "lone_norm": "own"}  # fmt: skip
+_SMOKE_SHAPE = {
+    "width": 0.125,
+    "depth": 0.34,
+    "stem_stride": 1,
+    "in_channels": 1,
+    "lone_norm": "own",
+}
 _SMOKE_ANCHOR = {**_SMOKE_SHAPE, "stem_stride": 2}  # 14x14 maps: a search step in ~2.5 s
 _SMOKE = Preset(
     name="smoke",

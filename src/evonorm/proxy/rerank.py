@@ -99,8 +99,10 @@ def rerank(
                 key = (entry.graph.structural_hash(), arch, seed)
                 if key not in done:
                     result = train_layer(entry.graph, arch, preset, data, config, seed)
-                    echo(f"rerank {entry.name:24} {arch:16} seed {seed}: {result.accuracy:.2%} "
-                         f"in {result.seconds:.1f} s {result.reason}")  # fmt: skip
+                    echo(
+                        f"rerank {entry.name:24} {arch:16} seed {seed}: {result.accuracy:.2%} "
+                        f"in {result.seconds:.1f} s {result.reason}"
+                    )
                     done[key] = result
                     if on_result is not None:
                         on_result(key, result)

@@ -27,7 +27,7 @@ from evonorm.proxy.score import seeded_model, train_layer
 from evonorm.proxy.trainer import TrainConfig, TrainResult
 from evonorm.reject.fingerprint import fingerprint
 from evonorm.reject.stability import worst_case_grad_norm
-from evonorm.reject.verdict import Verdict
+from evonorm.reject.verdict import Stage, Verdict
 from evonorm.space import LayerGraph, known_layer
 
 Progress = Callable[[str], None]
@@ -54,9 +54,13 @@ class RejectionChain:
         """BN-ReLU's accuracy on ``arch`` after the quality budget (computed once)."""
         if arch not in self.references:
             result = train_layer(
-                known_layer("bn_relu"), arch, self.preset, self.data, self.quality_config(),
+                known_layer("bn_relu"),
+                arch,
+                self.preset,
+                self.data,
+                self.quality_config(),
                 self.seed,
-            )  # fmt: skip
+            )
             self.references[arch] = result.accuracy
         return self.references[arch]
 
@@ -68,7 +72,7 @@ class RejectionChain:
         if structural in self.seen_hashes:
             metrics["duplicate_of"] = self.seen_hashes[structural]
             reason = f"duplicate: same structure as {metrics['duplicate_of']}"
-            return Verdict(False, "structural", reason, metrics)
+            return Verdict(False, Stage.STRUCTURAL, reason, metrics)
 
         say("fingerprint")
         fp = fingerprint(graph)
@@ -76,11 +80,13 @@ class RejectionChain:
         if fp.digest in self.seen_fingerprints:
             metrics["duplicate_of"] = self.seen_fingerprints[fp.digest]
             reason = f"duplicate: same function as {metrics['duplicate_of']}"
-            return Verdict(False, "fingerprint", reason, metrics)
+            return Verdict(False, Stage.FINGERPRINT, reason, metrics)
         if not fp.finite:
-            return Verdict(False, "fingerprint", "non-finite outputs on the test inputs", metrics)
+            return Verdict(
+                False, Stage.FINGERPRINT, "non-finite outputs on the test inputs", metrics
+            )
         if not fp.depends_on_x:
-            return Verdict(False, "fingerprint", "output does not depend on the input", metrics)
+            return Verdict(False, Stage.FINGERPRINT, "output does not depend on the input", metrics)
 
         stability = self.preset.stability
         for arch in self.preset.anchor_names:
@@ -94,7 +100,7 @@ class RejectionChain:
                     f"worst-case gradient norm {shown} on {arch} exceeds "
                     f"{stability.max_grad_norm:.3g}"
                 )
-                return Verdict(False, "stability", reason, metrics)
+                return Verdict(False, Stage.STABILITY, reason, metrics)
 
         quality = self.preset.quality
         for arch in self.preset.anchor_names:
@@ -109,8 +115,8 @@ class RejectionChain:
                 metrics[f"quality_reference/{arch}"] = reference
             if result.diverged or result.timed_out or result.accuracy < needed:
                 why = result.reason or f"accuracy {result.accuracy:.1%} < {needed:.1%}"
-                return Verdict(False, "quality", f"{arch}: {why}", metrics)
-        return Verdict(True, "accepted", "", metrics)
+                return Verdict(False, Stage.QUALITY, f"{arch}: {why}", metrics)
+        return Verdict(True, Stage.ACCEPTED, "", metrics)
 
 
 @dataclass(frozen=True)
@@ -157,15 +163,25 @@ def evaluate(
     progress: Progress | None = None,
 ) -> Evaluation:
     """The rejection chain, then (if accepted) full training on each of ``archs`` (default:
-    the preset's anchors)."""
+    the preset's anchors). The one evaluation path: the CLI calls it whole, a search's workers
+    and the pipeline's reject / train steps call its two halves."""
     start = time.perf_counter()
     verdict = chain.run(graph, progress)
-    results: dict[str, TrainResult] = {}
-    if verdict.accepted:
-        for arch in archs or chain.preset.anchor_names:
-            if progress:
-                progress(f"training on {arch} ({chain.preset.train.steps} steps)")
-            results[arch] = train_layer(
-                graph, arch, chain.preset, chain.data, chain.preset.train, chain.seed
-            )
+    results = train_anchors(graph, chain, archs, progress) if verdict.accepted else {}
     return Evaluation(verdict, results, time.perf_counter() - start)
+
+
+def train_anchors(
+    graph: LayerGraph,
+    chain: RejectionChain,
+    archs: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, TrainResult]:
+    """Full training (the preset's budget, the chain's data and seed) on each of ``archs``
+    (default: the preset's anchors)."""
+    preset, results = chain.preset, {}
+    for arch in archs or preset.anchor_names:
+        if progress:
+            progress(f"training on {arch} ({preset.train.steps} steps)")
+        results[arch] = train_layer(graph, arch, preset, chain.data, preset.train, chain.seed)
+    return results

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+
+__all__ = ["Stage", "Verdict"]
+
+
+class Stage(enum.StrEnum):
+    """Where the chain stopped a layer, in the order it runs; ``ACCEPTED`` when none did.
+    ``WORKER`` marks a candidate whose worker died too often (crash recovery)."""
+
+    STRUCTURAL = "structural"
+    FINGERPRINT = "fingerprint"
+    STABILITY = "stability"
+    QUALITY = "quality"
+    ACCEPTED = "accepted"
+    WORKER = "worker"
 
 
 @dataclass(frozen=True)
 class Verdict:
     accepted: bool
-    stage: str  # structural | fingerprint | stability | quality | accepted
+    stage: Stage
     reason: str = ""
     metrics: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage", Stage(self.stage))  # a JSON string read back
+
     def to_dict(self) -> dict:
-        return {"accepted": self.accepted, "stage": self.stage, "reason": self.reason,
-                "metrics": self.metrics}  # fmt: skip
+        return {
+            "accepted": self.accepted,
+            "stage": self.stage,
+            "reason": self.reason,
+            "metrics": self.metrics,
+        }

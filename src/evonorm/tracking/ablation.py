@@ -43,14 +43,24 @@ def best_so_far_figure(curves: list[Curve], budget: int) -> Figure:
     for arm in ("random", "evolution"):
         mine = [c for c in curves if c.arm == arm]
         for c in mine:
-            ax.plot(range(1, len(c.best) + 1), 100 * np.asarray(c.best), color=_COLOURS[arm],
-                    alpha=0.35, linewidth=0.8)  # fmt: skip
+            ax.plot(
+                range(1, len(c.best) + 1),
+                100 * np.asarray(c.best),
+                color=_COLOURS[arm],
+                alpha=0.35,
+                linewidth=0.8,
+            )
         length = min((len(c.best) for c in mine), default=0)
         if length:
             # drawn from the point where every seed has accepted a layer
             mean = np.array([c.best[:length] for c in mine], dtype=float).mean(axis=0)
-            ax.plot(range(1, length + 1), 100 * mean, color=_COLOURS[arm], linewidth=2.2,
-                    label=f"{_LABELS[arm]} (mean of {len(mine)} seeds)")  # fmt: skip
+            ax.plot(
+                range(1, length + 1),
+                100 * mean,
+                color=_COLOURS[arm],
+                linewidth=2.2,
+                label=f"{_LABELS[arm]} (mean of {len(mine)} seeds)",
+            )
     ax.axvline(budget / 3, color="black", linestyle=":", linewidth=1, label="N/3")
     ax.set_xlabel("candidates evaluated")
     ax.set_ylabel("best mean anchor accuracy so far (%)")
@@ -137,8 +147,10 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
     for c in sorted(result.curves, key=lambda c: (c.seed, c.arm)):
         per = c.seconds / max(1, len(c.best))
         best = c.best[-1] if c.best else float("nan")
-        lines.append(f"| {c.seed} | {c.arm} | {c.accepted} | {c.rejected} | {c.duplicates} | "
-                     f"{per:.1f} | {_pct(best)} |")  # fmt: skip
+        lines.append(
+            f"| {c.seed} | {c.arm} | {c.accepted} | {c.rejected} | {c.duplicates} | "
+            f"{per:.1f} | {_pct(best)} |"
+        )
     lines += [
         "",
         f"Candidates evolution needed to reach random search's best at N = {config.budget} "
@@ -150,12 +162,14 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
     for e in result.efficiency():
         needed = e["evolution_needed"]
         verdict = (
-            "never (within N)" if needed is None
+            "never (within N)"
+            if needed is None
             else f"{needed} candidates ({'meets' if needed <= config.budget / 3 else 'misses'} "
             "the target)"
-        )  # fmt: skip
-        lines.append(f"| {e['seed']} | {_pct(e['random_best'])} | {_pct(e['evolution_best'])} | "
-                     f"{verdict} |")  # fmt: skip
+        )
+        lines.append(
+            f"| {e['seed']} | {_pct(e['random_best'])} | {_pct(e['evolution_best'])} | {verdict} |"
+        )
     return "\n".join(lines) + "\n"
 
 

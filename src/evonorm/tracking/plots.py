@@ -53,9 +53,11 @@ def graph_figure(graph: LayerGraph, title: str = "") -> Figure:
     for i in range(NUM_INITIAL, g.num_nodes):
         for j in g.node(i).inputs:
             ax.annotate(
-                "", xy=pos[i], xytext=pos[j],
+                "",
+                xy=pos[i],
+                xytext=pos[j],
                 arrowprops={"arrowstyle": "->", "color": "#636363", "shrinkA": 14, "shrinkB": 14},
-            )  # fmt: skip
+            )
     for i in shown:
         if i < NUM_INITIAL:
             label, kind = INITIAL_NODES[i], "initial"
@@ -63,12 +65,18 @@ def graph_figure(graph: LayerGraph, title: str = "") -> Figure:
             op = OPS[g.node(i).op]
             label, kind = op.name, ("aggregate" if op.axes else "elementwise")
         ax.text(
-            *pos[i], label, ha="center", va="center", fontsize=8,
+            *pos[i],
+            label,
+            ha="center",
+            va="center",
+            fontsize=8,
             bbox={
-                "boxstyle": "round,pad=0.35", "fc": _KIND_COLOURS[kind],
-                "ec": "black" if i == g.output else "none", "lw": 1.5,
+                "boxstyle": "round,pad=0.35",
+                "fc": _KIND_COLOURS[kind],
+                "ec": "black" if i == g.output else "none",
+                "lw": 1.5,
             },
-        )  # fmt: skip
+        )
     ax.set_xlim(-0.6, max(columns) + 0.6)
     ys = [y for _, y in pos.values()]
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
@@ -90,8 +98,14 @@ def pareto_figure(
         points = ax.scatter(xs, ys, c=colour, cmap="viridis", s=18)
         if colour is not None:
             fig.colorbar(points, ax=ax, label=names[2])
-        ax.scatter([xs[i] for i in front], [ys[i] for i in front], s=80, facecolors="none",
-                   edgecolors="red", label="Pareto front")  # fmt: skip
+        ax.scatter(
+            [xs[i] for i in front],
+            [ys[i] for i in front],
+            s=80,
+            facecolors="none",
+            edgecolors="red",
+            label="Pareto front",
+        )
         ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1] if len(names) > 1 else "")
@@ -146,8 +160,9 @@ def search_figures(records, anchors: Sequence[str], label: str) -> dict[str, Fig
     from evonorm.evolve.selection import pareto_indices
 
     scores = [r.values for r in records if r.state == "COMPLETE" and r.values]
-    recorded = sorted((r for r in records if r.status and r.completed),
-                      key=lambda r: (r.completed, r.number))  # fmt: skip
+    recorded = sorted(
+        (r for r in records if r.status and r.completed), key=lambda r: (r.completed, r.number)
+    )
     best, curve = -math.inf, []
     for r in recorded:
         if r.state == "COMPLETE" and r.values:

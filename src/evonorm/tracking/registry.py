@@ -49,6 +49,7 @@ __all__ = [
     "publish_layer",
     "publish_search",
     "pull_layer",
+    "registry_lines",
     "version_description",
 ]
 
@@ -85,8 +86,11 @@ def publish_layer(
     metrics = {k: float(v) for k, v in (metrics or {}).items()}
     if evidence is not None:
         metrics.setdefault(CHAMPION_METRIC, evidence.mean)
-    run = client.create_run(experiment_id(client, REGISTRY_EXPERIMENT), run_name=f"publish-{name}",
-                            tags={"evonorm.role": "publish", "evonorm.layer": name})  # fmt: skip
+    run = client.create_run(
+        experiment_id(client, REGISTRY_EXPERIMENT),
+        run_name=f"publish-{name}",
+        tags={"evonorm.role": "publish", "evonorm.layer": name},
+    )
     run_id = run.info.run_id
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "layer"
@@ -278,3 +282,33 @@ def publish_search(search, tracking_uri: str) -> list[Published]:
         aliases = tuple(sorted(client.get_model_version(name, str(version)).aliases))
         published.append(Published(name, version, aliases, verdict(evidence)))
     return published
+
+
+def registry_lines(search, tracking_uri: str) -> list[str]:
+    """Where each kept layer of ``search`` stands in the registry, one line per layer (what
+    ``pipeline run-local`` prints when it ends)."""
+    from evonorm.evolve.after import rerank_summary
+    from evonorm.tracking.gate import kept_evidence
+
+    summary = rerank_summary(search) or {}
+    if not summary.get("kept"):
+        return ["champion: none yet: no layer was accepted; run again to continue the search"]
+    client = MlflowClient(tracking_uri)
+    verdicts = {name: verdict(e) for name, e in kept_evidence(summary, search.name).items()}
+    lines = []
+    for name, gate in verdicts.items():
+        if not gate.passed:
+            failed = f"champion gate failed: {gate.reason}"
+            lines.append(f"layer:    models:/{name}@challenger ({failed})")
+            continue
+        try:
+            version = client.get_model_version_by_alias(name, "champion")
+            lines.append(f"champion: models:/{name}@champion (version {version.version})")
+        except MlflowException:
+            lines.append(f"layer:    models:/{name} (passed the gate; not registered yet)")
+    if not any(gate.passed for gate in verdicts.values()):
+        lines.append(
+            f"champion gate: no layer of search {search.name!r} beat BN-ReLU in its rerank; "
+            "nothing was crowned"
+        )
+    return lines

@@ -52,8 +52,10 @@ def rerank_markdown(summary: dict) -> list[str]:
         cells = " | ".join(_pct(row["accuracy"][a]) for a in archs)
         failed = f" ({row['failed']} failed)" if row["failed"] else ""
         name = _label(row["name"], kept) + (" *(baseline)*" if row["kind"] == "baseline" else "")
-        lines.append(f"| {i} | {name} | `{row['formula'][:80]}` | {cells} | "
-                     f"{100 * row['metrics']['rerank_accuracy']:.2f}{failed} |")  # fmt: skip
+        lines.append(
+            f"| {i} | {name} | `{row['formula'][:80]}` | {cells} | "
+            f"{100 * row['metrics']['rerank_accuracy']:.2f}{failed} |"
+        )
     return [*lines, "", *gate_markdown(summary)]
 
 
@@ -77,8 +79,11 @@ def rerank_figure(summary: dict):
     rows = summary["rows"][::-1]
     figure, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     colours = ["tab:grey" if r["kind"] == "baseline" else "tab:blue" for r in rows]
-    ax.barh([_label(r["name"], summary["kept"]).replace("*", "") for r in rows],
-            [100 * r["metrics"]["rerank_accuracy"] for r in rows], color=colours)  # fmt: skip
+    ax.barh(
+        [_label(r["name"], summary["kept"]).replace("*", "") for r in rows],
+        [100 * r["metrics"]["rerank_accuracy"] for r in rows],
+        color=colours,
+    )
     best = max(100 * r["metrics"]["rerank_accuracy"] for r in rows)
     ax.set_xlim(max(0.0, best - 25), best + 2)
     ax.set_xlabel("mean held-out accuracy (%) over architectures and seeds")
@@ -106,8 +111,7 @@ def transfer_markdown(transfer: dict) -> list[str]:
         for name, r in seg["layers"].items():
             keys = ("box_ap", "box_ap50", "mask_ap", "mask_ap50")
             values = " | ".join("failed" if r[k] < 0 else f"{100 * r[k]:.1f}" for k in keys)
-            lines.append(f"| {_label(name, seg.get('kept', {}))} | {values} | "
-                         f"{r['seconds']:.0f} |")  # fmt: skip
+            lines.append(f"| {_label(name, seg.get('kept', {}))} | {values} | {r['seconds']:.0f} |")
         lines.append("")
     if "gan" in transfer:
         gan = transfer["gan"]
@@ -165,8 +169,10 @@ def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
     best = ranked(records)[:top]
     for i, r in enumerate(best, 1):
         accs = " | ".join(f"{100 * v:.2f}" for v in r.values)
-        lines.append(f"| {i} | {r.number} | `{r.attrs['formula']}` | {accs} | "
-                     f"{100 * float(np.mean(r.values)):.2f} |")  # fmt: skip
+        lines.append(
+            f"| {i} | {r.number} | `{r.attrs['formula']}` | {accs} | "
+            f"{100 * float(np.mean(r.values)):.2f} |"
+        )
     lines.append("")
     for i, r in enumerate(best, 1):
         graph = LayerGraph.from_dict(r.attrs["graph"])

@@ -183,9 +183,13 @@ class SearchTracker:
             plt.close(figure)
         census = self.search.census()
         values = {
-            "done": census.done, "accepted": census.accepted, "rejected": census.rejected,
-            "cache_hits": census.duplicates, "errors": census.errors, "lost": census.lost,
-        }  # fmt: skip
+            "done": census.done,
+            "accepted": census.accepted,
+            "rejected": census.rejected,
+            "cache_hits": census.duplicates,
+            "errors": census.errors,
+            "lost": census.lost,
+        }
         if not math.isnan(census.best):
             values["best_mean_accuracy"] = census.best
         self.client.log_batch(

@@ -82,9 +82,13 @@ def make_canvases(
             boxes.append(box)
             classes.append(int(labels[index]) + 1)
             masks.append(canvas_mask)
-        targets.append({
-            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.tensor(classes, dtype=torch.int64),
-            "masks": torch.stack(masks) if masks else torch.zeros(0, size, size, dtype=torch.uint8),
-        })  # fmt: skip
+        targets.append(
+            {
+                "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                "labels": torch.tensor(classes, dtype=torch.int64),
+                "masks": torch.stack(masks)
+                if masks
+                else torch.zeros(0, size, size, dtype=torch.uint8),
+            }
+        )
     return Canvases(images, targets)

@@ -114,19 +114,28 @@ def load_coco(
             labels.append(label[ann["category_id"]])
         if not boxes:
             continue
-        resized = F.interpolate(image[None].float() / 255.0, size=(size, size), mode="bilinear",
-                                align_corners=False, antialias=True)  # fmt: skip
+        resized = F.interpolate(
+            image[None].float() / 255.0,
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
+        )
         images.append(resized[0].clamp(0, 1))
-        targets.append({
-            "boxes": torch.tensor(boxes, dtype=torch.float32),
-            "labels": torch.tensor(labels, dtype=torch.int64),
-            "masks": torch.stack(masks).to(torch.uint8),
-        })  # fmt: skip
+        targets.append(
+            {
+                "boxes": torch.tensor(boxes, dtype=torch.float32),
+                "labels": torch.tensor(labels, dtype=torch.int64),
+                "masks": torch.stack(masks).to(torch.uint8),
+            }
+        )
     if not images:
         raise CocoError(f"{split.annotations}: no image with a usable instance annotation")
     stacked = torch.stack(images)
     return Canvases(
-        stacked, targets, num_classes=len(cats) + 1,
+        stacked,
+        targets,
+        num_classes=len(cats) + 1,
         mean=tuple(stacked.mean(dim=(0, 2, 3)).tolist()),
         std=tuple(stacked.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()),
-    )  # fmt: skip
+    )

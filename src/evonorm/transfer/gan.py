@@ -57,12 +57,19 @@ class GanConfig:
 
 
 GAN = {
-    "smoke": GanConfig(z_dim=16, width=8, steps=4, batch_size=16, samples=64, classifier_steps=8,
-                       classifier_width=0.125),
+    "smoke": GanConfig(
+        z_dim=16,
+        width=8,
+        steps=4,
+        batch_size=16,
+        samples=64,
+        classifier_steps=8,
+        classifier_width=0.125,
+    ),
     "local": GanConfig(steps=1000),
     "ablation": GanConfig(steps=1000),
     "paper": GanConfig(width=64, steps=10000, samples=10000, classifier_steps=2000),
-}  # fmt: skip
+}
 
 
 def generator(graph: LayerGraph, config: GanConfig) -> nn.Module:
@@ -98,8 +105,9 @@ class FeatureNet(nn.Module):
 
     def __init__(self, classifier: nn.Module, data: ProxyData) -> None:
         super().__init__()
-        self.body = nn.Sequential(classifier.stem, classifier.stages, nn.AdaptiveAvgPool2d(1),
-                                  nn.Flatten())  # fmt: skip
+        self.body = nn.Sequential(
+            classifier.stem, classifier.stages, nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.num_features = classifier.head[-1].in_features
         self.data = data
         self.eval().requires_grad_(False)
@@ -113,13 +121,19 @@ class FeatureNet(nn.Module):
 
 def train_classifier(data: ProxyData, config: GanConfig, *, seed: int = 0) -> FeatureNet:
     torch.manual_seed(seed)
-    arch = ArchConfig(width=config.classifier_width, depth=0.5, stem_stride=2, in_channels=1,
-                      lone_norm="batchnorm")  # fmt: skip
+    arch = ArchConfig(
+        width=config.classifier_width,
+        depth=0.5,
+        stem_stride=2,
+        in_channels=1,
+        lone_norm="batchnorm",
+    )
     model = build_model(
         "resnet_basic", arch, functools.partial(build_layer, KNOWN_LAYERS["bn_relu"])
     )
-    result = train(model, data, TrainConfig(steps=config.classifier_steps, augment=False),
-                   seed=seed)  # fmt: skip
+    result = train(
+        model, data, TrainConfig(steps=config.classifier_steps, augment=False), seed=seed
+    )
     net = FeatureNet(model, data)
     net.accuracy = result.accuracy
     return net
@@ -132,9 +146,14 @@ def _real(data: ProxyData, split: str, count: int, generator: torch.Generator) -
 
 
 def train_and_score(
-    graph: LayerGraph, data: ProxyData, features: FeatureNet, config: GanConfig, seed: int,
-    out: Path | None = None, name: str = "layer",
-) -> dict:  # fmt: skip
+    graph: LayerGraph,
+    data: ProxyData,
+    features: FeatureNet,
+    config: GanConfig,
+    seed: int,
+    out: Path | None = None,
+    name: str = "layer",
+) -> dict:
     """Train the GAN with ``graph`` in the generator; ``fid`` (None when training failed),
     ``seconds``, ``diverged``, ``reason``."""
     start = time.perf_counter()
@@ -216,9 +235,13 @@ def run_gan(
     echo(f"gan feature classifier: {features.accuracy:.2%} in {classifier['seconds']:.1f} s")
     results = {}
     for name, graph in layers.items():
-        r = results[name] = train_and_score(graph, data, features, config, seed,
-                                            Path(out) if out else None, name)  # fmt: skip
+        r = results[name] = train_and_score(
+            graph, data, features, config, seed, Path(out) if out else None, name
+        )
         fid = "failed" if r["fid"] is None else f"{r['fid']:.2f}"
         echo(f"gan {name:24} FID {fid} in {r['seconds']:.1f} s {r['reason']}")
-    return {"settings": {**asdict(config), "seed": seed}, "classifier": classifier,
-            "layers": results}  # fmt: skip
+    return {
+        "settings": {**asdict(config), "seed": seed},
+        "classifier": classifier,
+        "layers": results,
+    }

@@ -68,14 +68,29 @@ class SegmentationConfig:
 
 
 SEGMENTATION = {
-    "smoke": SegmentationConfig(train_canvases=32, eval_canvases=8, width=0.125, fpn_channels=16,
-                                head_channels=32, steps=4, batch_size=2, warmup=1),
+    "smoke": SegmentationConfig(
+        train_canvases=32,
+        eval_canvases=8,
+        width=0.125,
+        fpn_channels=16,
+        head_channels=32,
+        steps=4,
+        batch_size=2,
+        warmup=1,
+    ),
     "local": SegmentationConfig(),
     "ablation": SegmentationConfig(),
-    "paper": SegmentationConfig(train_canvases=10000, eval_canvases=1000, width=0.5,
-                                fpn_channels=64, head_channels=128, steps=3000, batch_size=16,
-                                warmup=200),
-}  # fmt: skip
+    "paper": SegmentationConfig(
+        train_canvases=10000,
+        eval_canvases=1000,
+        width=0.5,
+        fpn_channels=64,
+        head_channels=128,
+        steps=3000,
+        batch_size=16,
+        warmup=200,
+    ),
+}
 
 
 def build_mask_rcnn(
@@ -97,9 +112,12 @@ def build_mask_rcnn(
         ArchConfig(width=config.width, stem_stride=2, in_channels=in_channels),
         functools.partial(build_layer, graph),
     )
-    body = nn.Sequential(OrderedDict([("stem", resnet.stem)] + [
-        (f"stage{i}", stage) for i, stage in enumerate(resnet.stages, 1)
-    ]))  # fmt: skip
+    body = nn.Sequential(
+        OrderedDict(
+            [("stem", resnet.stem)]
+            + [(f"stage{i}", stage) for i, stage in enumerate(resnet.stages, 1)]
+        )
+    )
     widths = [stage[-1].conv2.out_channels for stage in resnet.stages]
     backbone = BackboneWithFPN(
         body,
@@ -149,10 +167,15 @@ def _score(model: MaskRCNN, canvases: Canvases, batch: int) -> dict[str, float]:
     for start in range(0, len(canvases), batch):
         images = list(canvases.images[start : start + batch])
         outputs = model(images)
-        preds = [{
-            "boxes": o["boxes"], "scores": o["scores"], "labels": o["labels"],
-            "masks": (o["masks"][:, 0] > 0.5),
-        } for o in outputs]  # fmt: skip
+        preds = [
+            {
+                "boxes": o["boxes"],
+                "scores": o["scores"],
+                "labels": o["labels"],
+                "masks": (o["masks"][:, 0] > 0.5),
+            }
+            for o in outputs
+        ]
         truth = [{**t, "masks": t["masks"].bool()} for t in canvases.targets[start : start + batch]]
         metric.update(preds, truth)
     result = metric.compute()
@@ -172,9 +195,14 @@ def train_and_score(
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = build_mask_rcnn(
-        graph, config, in_channels=train.images.shape[1], size=train.images.shape[-1],
-        num_classes=train.num_classes, mean=train.mean, std=train.std,
-    )  # fmt: skip
+        graph,
+        config,
+        in_channels=train.images.shape[1],
+        size=train.images.shape[-1],
+        num_classes=train.num_classes,
+        mean=train.mean,
+        std=train.std,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -237,22 +265,32 @@ def run_segmentation(
     if coco is not None:
         load = functools.partial(load_coco, size=config.canvas, limit=coco_limit, seed=seed)
         train, held_out = load(coco[0]), load(coco[1])
-        source = {"dataset": "coco", "annotations": [str(s.annotations) for s in coco],
-                  "train_images": len(train), "eval_images": len(held_out)}  # fmt: skip
+        source = {
+            "dataset": "coco",
+            "annotations": [str(s.annotations) for s in coco],
+            "train_images": len(train),
+            "eval_images": len(held_out),
+        }
     else:
         if tuple(data.images["fit"].shape[1:]) != (1, 28, 28):
-            raise ValueError("segmentation transfer builds its canvases from Fashion-MNIST items; "
-                             f"got dataset {data.spec.name!r}")  # fmt: skip
+            raise ValueError(
+                "segmentation transfer builds its canvases from Fashion-MNIST items; "
+                f"got dataset {data.spec.name!r}"
+            )
         build = functools.partial(make_canvases, size=config.canvas, per_canvas=config.per_canvas)
-        train = build(data.images["fit"], data.labels["fit"], count=config.train_canvases,
-                      seed=seed)  # fmt: skip
-        held_out = build(data.images["rerank"], data.labels["rerank"],
-                         count=config.eval_canvases, seed=seed + 1)  # fmt: skip
+        train = build(
+            data.images["fit"], data.labels["fit"], count=config.train_canvases, seed=seed
+        )
+        held_out = build(
+            data.images["rerank"], data.labels["rerank"], count=config.eval_canvases, seed=seed + 1
+        )
         source = {"dataset": "fashion_mnist_canvases"}
     results = {}
     for name, graph in layers.items():
         results[name] = train_and_score(graph, train, held_out, config, seed)
         r = results[name]
-        echo(f"segmentation {name:24} box AP {r['box_ap']:.3f} mask AP {r['mask_ap']:.3f} "
-             f"in {r['seconds']:.1f} s {r['reason']}")  # fmt: skip
+        echo(
+            f"segmentation {name:24} box AP {r['box_ap']:.3f} mask AP {r['mask_ap']:.3f} "
+            f"in {r['seconds']:.1f} s {r['reason']}"
+        )
     return {"settings": {**asdict(config), "seed": seed, **source}, "layers": results}

@@ -1,0 +1,36 @@
+"""The `init-study` component (see README.md)."""
+
+from kfp import dsl
+
+from evonorm.workflow.images import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def init_study(
+    study: str,
+    storage: str,
+    preset: str,
+    space: str,
+    strategy: str,
+    population: int,
+    tournament: float,
+    selection: str,
+    seed: int,
+    pipeline_run: str,
+) -> str:
+    """Create the study or resume it with the same settings; recover trials of dead runs;
+    compute the quality references once. Returns the census as JSON."""
+    from evonorm.tasks import init_study as run
+
+    return run(
+        study,
+        storage,
+        preset,
+        space,
+        strategy,
+        population,
+        tournament,
+        selection,
+        seed,
+        pipeline_run,
+    )

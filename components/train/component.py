@@ -1,0 +1,14 @@
+"""The `train` component (see README.md)."""
+
+from kfp import dsl
+
+from evonorm.workflow.images import CUDA_IMAGE
+
+
+@dsl.component(base_image=CUDA_IMAGE, install_kfp_package=False)
+def train(study: str, storage: str, screened: str, device: str) -> str:
+    """Train an accepted candidate on every anchor architecture (a rejected one passes its
+    verdict through); the outcome as JSON."""
+    from evonorm.tasks import train as run
+
+    return run(study, storage, screened, device)

@@ -1,0 +1,85 @@
+"""The pipeline's run form, as a KFP UI user sees it: every parameter's meaning, its allowed
+values (read from the registries that define them, so the form never drifts from the code) and
+its default. :func:`documented` writes them into the pipeline function's docstring as a
+Google-style ``Args:`` section, which the KFP compiler turns into each parameter's
+``description`` in the IR; :data:`CHOICES` is also what :mod:`evonorm.workflow.params` checks
+a run's arguments against.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from evonorm.evolve.selection import SELECTIONS, STRATEGIES
+from evonorm.proxy.architectures import ARCHITECTURES
+from evonorm.proxy.presets import PRESETS
+from evonorm.space import SPACES
+from evonorm.transfer import TASKS
+
+__all__ = ["CHOICES", "DEVICE", "HELP", "documented"]
+
+#: The allowed values of the choice parameters (list parameters: any subset).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "preset": tuple(PRESETS),
+    "space": tuple(SPACES),
+    "strategy": tuple(STRATEGIES),
+    "selection": SELECTIONS,
+    "rerank_archs": tuple(ARCHITECTURES),
+    "transfer_tasks": TASKS,
+}
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+#: What each parameter means (allowed values and the default are added by :func:`documented`).
+HELP: dict[str, str] = {
+    "study": "Search name; a run on an existing study continues it.",
+    "storage": "Optuna storage URL of the population: journal:PATH, sqlite:///PATH (one "
+    "writer) or postgresql+psycopg2://USER:PASS@HOST/DB. Empty: the pods read "
+    "$EVONORM_STORAGE (Secret evonorm-storage), so credentials stay out of run parameters.",
+    "tracking_uri": "MLflow tracking URI for candidates, report and registry. Empty: "
+    "$MLFLOW_TRACKING_URI (Secret evonorm-mlflow).",
+    "preset": "Proxy task and budgets: smoke (seconds, tests), local (Fashion-MNIST on a "
+    "laptop), ablation (the experiment's cheap budget), paper (CIFAR-10, GPU).",
+    "space": "Search space: B has every op, batch statistics included; S treats each sample "
+    "alone (any batch size).",
+    "strategy": "evolution (tournament selection and mutation) or random (random search "
+    "through the same rejection chain).",
+    "population": "Accepted layers kept as the population (newest first); an integer >= 2.",
+    "tournament": "Tournament size: a count (e.g. 4), or a fraction of the population in "
+    "(0, 1) (e.g. 0.25).",
+    "selection": "Tournament winner: pareto (a random layer of the Pareto front over the "
+    "anchor networks) or average (best mean accuracy).",
+    "seed": "Seed of the search's random draws; an integer.",
+    "generations": "Generations this run adds, one after the other; an integer >= 1.",
+    "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
+    "rerank_top": "Finalists retrained on held-out data and networks after the search; an "
+    "integer >= 1.",
+    "rerank_seeds": "Seeds of the rerank, a JSON list of integers (e.g. [0, 1]).",
+    "rerank_archs": "Networks of the rerank, any subset as a JSON list. Empty: the preset's "
+    "anchors and held-out networks.",
+    "transfer_tasks": "Transfer tests after the rerank, any subset as a JSON list. Empty: none.",
+    "device": "Torch device of the training tasks: auto (CUDA when the pod has a GPU), cpu, "
+    "cuda or cuda:N.",
+    "report_dir": "Folder inside the finalize pod where the report is written before it is "
+    "logged to MLflow.",
+}
+
+
+def documented(func):
+    """Give ``func`` (a pipeline function, before ``@dsl.pipeline``) a docstring whose
+    ``Args:`` describe every parameter: :data:`HELP`, the allowed values, the default."""
+    signature = inspect.signature(func)
+    missing = set(signature.parameters) - set(HELP)
+    if missing:
+        raise ValueError(f"pipeline parameters without a description: {sorted(missing)}")
+    summary = inspect.cleandoc(func.__doc__ or "")
+    lines = [summary, "", "Args:"]
+    for name, parameter in signature.parameters.items():
+        text = HELP[name]
+        if name in CHOICES:
+            text += f" Allowed: {', '.join(CHOICES[name])}."
+        default = parameter.default
+        text += f" Default: {default if default != '' else '(empty)'}."
+        lines.append(f"    {name}: {text}")
+    func.__doc__ = "\n".join(lines) + "\n"
+    return func

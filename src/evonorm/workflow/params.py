@@ -1,0 +1,139 @@
+"""A pipeline's parameters: their defaults, ``k=v`` strings typed like them, and a check of
+every value against the code's own registries, done before a run is started (so a bad value
+never reaches a cluster) — one ``ValueError`` line naming the parameter and what it allows.
+
+Everything here reads the compiled IR (``compiled/NAME.yaml``, shipped with the package), never
+the pipeline definitions, so it works without a checkout.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from evonorm.evolve import SearchConfig
+from evonorm.evolve.selection import tournament_value
+from evonorm.workflow.form import CHOICES, DEVICE
+
+__all__ = ["COMPILED", "check_arguments", "compiled", "defaults", "names", "parse_params"]
+
+COMPILED = Path(__file__).with_name("compiled")
+_AT_LEAST = {"generations": 1, "children": 1, "rerank_top": 1}
+# The IR's parameter types; a protobuf Value holds every number as a double, so whole numbers in
+# list defaults (rerank_seeds: [0.0, 1.0]) are read back as ints.
+_TYPES = {
+    "STRING": str,
+    "NUMBER_INTEGER": int,
+    "NUMBER_DOUBLE": float,
+    "BOOLEAN": bool,
+    "LIST": list,
+    "STRUCT": dict,
+}
+
+
+def names() -> tuple[str, ...]:
+    """The pipelines shipped compiled."""
+    return tuple(sorted(p.stem for p in COMPILED.glob("*.yaml")))
+
+
+def compiled(name: str) -> Path:
+    """The compiled IR of pipeline ``name``."""
+    path = COMPILED / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(names())}")
+    return path
+
+
+@cache
+def defaults(name: str) -> dict:
+    """The pipeline's parameters and their defaults (the KFP UI form), typed by the IR."""
+    spec = next(yaml.safe_load_all(compiled(name).read_text()))
+    out = {}
+    for key, field in spec["root"]["inputDefinitions"]["parameters"].items():
+        kind = _TYPES[field["parameterType"]]
+        value = kind(field["defaultValue"]) if "defaultValue" in field else kind()
+        if isinstance(value, list):
+            value = [int(v) if isinstance(v, float) and v.is_integer() else v for v in value]
+        out[key] = value
+    return out
+
+
+def parse_params(name: str, pairs: list[str]) -> dict:
+    """``["k=v", …]`` → arguments typed like the pipeline's defaults."""
+    known = defaults(name)
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--param {pair!r}: expected NAME=VALUE")
+        if key not in known:
+            raise ValueError(
+                f"--param {key!r}: pipeline {name} has no such parameter; it has: "
+                f"{', '.join(known)}"
+            )
+        kind = type(known[key])
+        try:
+            if kind is list:
+                if text.startswith("["):
+                    value = json.loads(text)
+                else:  # a,b,c: items typed like the default's (rerank_seeds=0,1 -> [0, 1])
+                    item = type(known[key][0]) if known[key] else str
+                    value = [item(v) for v in text.split(",") if v]
+                if not isinstance(value, list):
+                    raise ValueError
+            else:
+                value = kind(text)
+        except ValueError:
+            raise ValueError(
+                f"--param {key}={text}: expected {kind.__name__} (default {known[key]!r})"
+            ) from None
+        out[key] = value
+    return out
+
+
+def check_arguments(name: str, arguments: dict) -> None:
+    """Raise one ``ValueError`` for the first parameter whose value the pipeline would refuse
+    later (in a pod, minutes into a run)."""
+    values = {**defaults(name), **arguments}
+    for key, allowed in CHOICES.items():
+        if key not in values:
+            continue
+        given = values[key]
+        for value in given if isinstance(given, list) else [given]:
+            if value not in allowed:
+                raise ValueError(
+                    f"pipeline parameter {key}={value!r} is not allowed; allowed: "
+                    f"{', '.join(allowed)}"
+                )
+    if "device" in values and not DEVICE.match(str(values["device"])):
+        raise ValueError(
+            f"pipeline parameter device={values['device']!r} is not allowed; allowed: auto, "
+            "cpu, cuda, cuda:N"
+        )
+    for key, least in _AT_LEAST.items():
+        if key in values and values[key] < least:
+            raise ValueError(f"pipeline parameter {key}={values[key]} must be >= {least}")
+    if "rerank_seeds" in values and not (
+        values["rerank_seeds"] and all(isinstance(s, int) for s in values["rerank_seeds"])
+    ):
+        raise ValueError(
+            f"pipeline parameter rerank_seeds={values['rerank_seeds']!r}: expected a non-empty "
+            "list of integers, e.g. [0, 1]"
+        )
+    if "population" in values:
+        tournament = values["tournament"]
+        try:
+            SearchConfig(
+                preset=values["preset"],
+                space=values["space"],
+                strategy=values["strategy"],
+                population=values["population"],
+                tournament=tournament_value(tournament),
+                selection=values["selection"],
+                seed=values["seed"],
+            )
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None
