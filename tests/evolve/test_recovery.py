@@ -3,6 +3,7 @@ resume — on a JournalFile and on a real PostgreSQL server. Invariants: no cand
 evaluated twice, no trial left RUNNING or WAITING."""
 
 import collections
+import json
 import os
 import signal
 import socket
@@ -146,8 +147,9 @@ def test_journal_trial_of_a_dead_local_process_is_recovered(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     owner = {**this_process(), "pid": dead.pid}
-    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
     (lost,) = generate(search, 1, owner=owner)
     (alive,) = generate(search, 1)  # this process: alive
     assert recover(search.study) == [lost.trial]
@@ -164,8 +166,9 @@ def test_a_candidate_that_keeps_killing_its_worker_ends_as_an_error(tmp_path):
     from evonorm.evolve.recovery import MAX_ATTEMPTS
     from evonorm.evolve.steps import generate
 
-    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"),
-                         SearchConfig(preset="smoke"))  # fmt: skip
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
     dead = subprocess.Popen(["true"])
     dead.wait()
     owner = {"host": __import__("socket").gethostname(), "pid": dead.pid, "start": "1"}
@@ -225,3 +228,53 @@ def test_sigterm_stops_the_workers_and_requeues_what_they_held(tmp_path, study_n
     assert held.state == TrialState.FAIL and "status" not in held.user_attrs  # lost, not recorded
     (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == number]
     assert retry.state == TrialState.WAITING and retry.user_attrs["cid"] == held.user_attrs["cid"]
+
+
+@pytest.mark.timeout(2 * DEADLINE)
+def test_a_postgres_restart_mid_search_is_ridden_out(throwaway_postgres, study_name):
+    """The server closes every connection and refuses new ones for a moment while workers hold
+    trials: they reconnect and go on; nothing is lost, duplicated or left RUNNING."""
+    url, budget = throwaway_postgres.url, 8
+    command = evolve_command(study_name, url, "--workers", "2", "--budget", str(budget))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_running_trial(url, study_name, process)
+        throwaway_postgres.restart()
+        _, err = process.communicate(timeout=DEADLINE)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "stopped early" not in err, err  # no worker died: the calls were retried
+    lost = _check_invariants(url, study_name, budget)
+    assert lost == []
+
+
+@pytest.mark.timeout(2 * DEADLINE)
+def test_a_cli_search_shares_a_study_that_a_pipeline_run_holds(tmp_path):
+    """`evonorm evolve` on a study whose trials a pipeline run holds (claimed by its generate
+    step, not yet recorded): it shares the study. It counts them as running, never fails or
+    re-queues them (their owner is a pipeline run, not a process of this host), evaluates only
+    its own; the pipeline's record step then tells its trials as usual."""
+    from evonorm import tasks
+
+    storage = f"journal:{tmp_path / 'study.log'}"
+    config = dict(preset="smoke", space="B", strategy="evolution", population=3)
+    tasks.init_study(
+        "s", storage, **config, tournament=2.0, selection="pareto", seed=0, pipeline_run="run-1"
+    )
+    held = tasks.generate("s", storage, 2, pipeline_run="run-1")
+    budget = 5
+    same = ("--population", "3", "--tournament", "2", "--workers", "2", "--budget", str(budget))
+    done = _run(evolve_command("s", storage, *same))
+    assert done.returncode == 0, done.stderr
+    search = _search(storage, "s")
+    running = search.trials((TrialState.RUNNING,))
+    assert sorted(t.number for t in running) == sorted(json.loads(c)["trial"] for c in held)
+    assert all(t.user_attrs["owner"] == {"pipeline_run": "run-1"} for t in running)
+    assert search.census().done == budget - len(held)  # its own trials: budget minus the held
+
+    screened = [tasks.reject("s", storage, c) for c in held]
+    outcomes = [tasks.train("s", storage, s, device="cpu") for s in screened]
+    told = json.loads(tasks.record("s", storage, outcomes))
+    assert told["recorded"] == len(held) and told["done"] == budget
+    _check_invariants(storage, "s", budget)

@@ -5,7 +5,8 @@
 - ``sqlite:///PATH`` — an Optuna RDB on SQLite: one writer only, refused for more workers
   (SQLite hands the same queued trial to two processes, see docs/evolution.md);
 - ``postgresql+psycopg2://…`` (any SQLAlchemy URL) — the cluster's storage, with Optuna
-  heartbeats so that trials of dead workers are noticed from any host.
+  heartbeats so that trials of dead workers are noticed from any host, and every call retried
+  through a server restart (:mod:`evonorm.evolve.reconnect`).
 
 Heartbeats (RDB only) call ``on_stale`` for every trial they fail, from whichever process
 noticed; :mod:`evonorm.evolve.recovery` passes the function that re-queues its candidate.
@@ -27,6 +28,8 @@ from pathlib import Path
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+from evonorm.evolve.reconnect import ReconnectingRDBStorage, disconnected
 
 __all__ = [
     "HEARTBEAT_GRACE",
@@ -124,7 +127,7 @@ def open_storage(
         "grace_period": grace_period,
         "heartbeat_stale_trial_callback": on_stale,
     }
-    return _connect(spec, lambda: RDBStorage(spec.url, **heartbeats))
+    return _connect(spec, lambda: ReconnectingRDBStorage(spec.url, **heartbeats))
 
 
 def _writable(spec: StorageSpec) -> Path:
@@ -189,7 +192,7 @@ def _connect(spec: StorageSpec, make: Callable[[], BaseStorage]) -> BaseStorage:
         try:
             return make()
         except Exception as error:  # SQLAlchemy/driver errors: say which storage and why
-            if attempt == CONNECT_ATTEMPTS or not _unreachable(error):
+            if attempt == CONNECT_ATTEMPTS or not (_unreachable(error) or disconnected(error)):
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise StorageError(
                     f"cannot open storage {_redacted(spec.url)}{tries}: {_first_line(error)}; "
