@@ -127,6 +127,21 @@ def test_other_settings_on_the_same_root_are_refused(ran, capsys):
     assert json.loads((root / "config.json").read_text())["seeds"] == 2
 
 
+def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):
+    root, out = ran
+    config = json.loads((root / "config.json").read_text())
+    before = (root / "trainings.jsonl").read_text()
+    (root / "config.json").write_text(json.dumps({**config, "preset_revision": "0123456789"}))
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "revision 0123456789" in err and f"now revision {config['preset_revision']}" in err
+    del config["preset_revision"]  # as written before revisions were recorded
+    (root / "config.json").write_text(json.dumps(config))
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
+    assert "revision not recorded" in capsys.readouterr().err
+    assert (root / "trainings.jsonl").read_text() == before
+
+
 def test_bad_settings_are_one_clear_error(tmp_path, capsys):
     args = [
         "experiment",

@@ -7,6 +7,7 @@ from optuna.trial import TrialState
 
 from evonorm.evolve import Outcome, Search, SearchConfig, SearchError, open_storage
 from evonorm.evolve.steps import generate, record
+from evonorm.proxy.presets import get_preset
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 
@@ -30,6 +31,21 @@ def test_resuming_with_other_settings_names_them(tmp_path):
         Search.open("s", storage, SearchConfig(preset="smoke", population=9))
     with pytest.raises(SearchError, match="no search named 'other'"):
         Search.open("other", storage)
+
+
+def test_a_study_scored_under_another_preset_revision_is_refused(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    search = Search.open("s", storage, SearchConfig(preset="smoke"))
+    attrs = search.config.to_attrs()
+    assert attrs["preset_revision"] == get_preset("smoke").revision
+    search.study.set_user_attr("evonorm.config", {**attrs, "preset_revision": "0123456789"})
+    with pytest.raises(SearchError, match="revision 0123456789; the preset is now revision"):
+        Search.open("s", storage, SearchConfig(preset="smoke"))
+    del attrs["preset_revision"]  # as written before revisions were recorded
+    search.study.set_user_attr("evonorm.config", attrs)
+    with pytest.raises(SearchError, match="revision not recorded"):
+        Search.open("s", storage, SearchConfig(preset="smoke"))
+    assert Search.open("s", storage).config == search.config  # reading it is still allowed
 
 
 def test_a_study_stored_before_a_setting_existed_resumes_with_its_default(tmp_path):

@@ -109,6 +109,7 @@ class AblationConfig:
         data.pop("budget")
         data["held_out"] = list(self.held_out)
         data["baselines"] = list(self.baselines)
+        data["preset_revision"] = get_preset(self.preset).revision
         return data
 
 
@@ -197,7 +198,15 @@ def study_name(arm: str, seed: int) -> str:
 def _check_config(root: Path, config: AblationConfig) -> None:
     path = root / CONFIG
     if path.exists():
-        stored = {**AblationConfig().fixed(), **json.loads(path.read_text())}  # later fields
+        stored = json.loads(path.read_text())
+        if stored.get("preset_revision") != config.fixed()["preset_revision"]:
+            raise SearchError(
+                f"ablation in {root} was run under preset {config.preset!r} revision "
+                f"{stored.get('preset_revision') or 'not recorded'}; the preset is now revision "
+                f"{config.fixed()['preset_revision']} and its scores do not compare: move that "
+                "folder aside (it is history) or use another --root"
+            )
+        stored = {**AblationConfig().fixed(), **stored}  # fields added later read as default
         if stored != config.fixed():
             diff = settings_diff(stored, config.fixed())
             raise SearchError(

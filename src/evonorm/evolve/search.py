@@ -36,6 +36,7 @@ __all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_o
 CONFIG_ATTR = "evonorm.config"
 REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = tuple(Status)
+REVISION_KEY = "preset_revision"
 
 
 def settings_diff(stored: dict, asked: dict) -> str:
@@ -79,8 +80,13 @@ class SearchConfig:
     def anchors(self) -> tuple[str, ...]:
         return get_preset(self.preset).anchor_names
 
+    @property
+    def preset_revision(self) -> str:
+        """The preset's settings hash: scores taken under two revisions never compare."""
+        return get_preset(self.preset).revision
+
     def to_attrs(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), REVISION_KEY: self.preset_revision}
 
     @classmethod
     def from_attrs(cls, attrs: dict) -> SearchConfig:
@@ -160,6 +166,13 @@ class Search:
         if stored is None:
             study.set_metric_names(list(config.anchors))
             study.set_user_attr(CONFIG_ATTR, config.to_attrs())
+        elif stored.get(REVISION_KEY) != config.preset_revision:
+            was = stored.get(REVISION_KEY) or "not recorded"
+            raise SearchError(
+                f"search {name!r} was scored under preset {config.preset!r} revision {was}; the "
+                f"preset is now revision {config.preset_revision} and its scores do not compare: "
+                "pick another --study name (or storage) for a new search"
+            )
         elif SearchConfig.from_attrs(stored) != config:  # a field added later reads as default
             diff = settings_diff(stored, config.to_attrs())
             raise SearchError(
