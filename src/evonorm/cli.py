@@ -161,6 +161,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     from evonorm.evolve.selection import tournament_value
     from evonorm.evolve.worker import Stopped, WorkerSettings, run_search
     from evonorm.proxy.data import DataError
+    from evonorm.proxy.limits import Limits
 
     storage = _storage(args)
     try:
@@ -176,7 +177,11 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             novel=args.novel,
         )
         settings = WorkerSettings(
-            study=args.study, storage=storage, budget=args.budget, device=args.device
+            study=args.study,
+            storage=storage,
+            budget=args.budget,
+            device=args.device,
+            limits=Limits(args.candidate_memory_mb, args.candidate_seconds),
         )
         observe = None
         if not args.no_tracking:
@@ -468,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evolve.add_argument("--seed", type=int, default=0)
     evolve.add_argument("--device", default="cpu", help="torch device for the workers")
+    evolve.add_argument(
+        "--candidate-memory-mb",
+        type=_positive,
+        help="memory one candidate may take beyond its worker's (default: no bound); past it "
+        "the layer is rejected at stage 'budget'",
+    )
+    evolve.add_argument(
+        "--candidate-seconds",
+        type=_positive,
+        help="wall-clock time for one candidate's whole evaluation (default: no bound)",
+    )
     evolve.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: sqlite:///RUNS/STUDY/mlflow.db)"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
@@ -28,8 +29,8 @@ from evonorm.evolve.candidate import Candidate, Screened
 from evonorm.evolve.recovery import recover, requeue
 from evonorm.evolve.selection import tournament_value
 from evonorm.evolve.steps import (
+    budgeted,
     chain_for,
-    error_outcome,
     outcome_of,
     screen,
     train_accepted,
@@ -38,6 +39,7 @@ from evonorm.evolve.steps import generate as generate_candidates
 from evonorm.evolve.steps import (
     record as record_outcome,
 )
+from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 
 __all__ = [
@@ -128,34 +130,44 @@ def generate(study: str, storage: str, count: int, pipeline_run: str) -> list[st
     return [c.to_json() for c in generate_candidates(search, count, owner)]
 
 
-def reject(study: str, storage: str, candidate: str, device: str = "cpu") -> str:
-    """Run the rejection chain on one candidate; a :class:`Screened` as JSON (holding the
-    error outcome when the chain itself failed). Never raises for a bad layer."""
+def reject(
+    study: str, storage: str, candidate: str, device: str = "cpu", limits: Limits | None = None
+) -> str:
+    """Run the rejection chain on one candidate within ``limits``; a :class:`Screened` as JSON
+    (holding the outcome when the chain failed, a bug, or the candidate went past its budget).
+    Never raises for a bad layer."""
     start = time.perf_counter()
     search = _search(study, storage)
     chosen = Candidate.from_json(candidate)
-    try:
-        verdict = screen(chosen, chain_for(search, _data(search, device)))
-    except Exception as exc:  # a bug, recorded as an error outcome by `train`
-        error = error_outcome(chosen, exc, time.perf_counter() - start)
-        return Screened(chosen, seconds=error.seconds, error=error).to_json()
+    chain = chain_for(search, _data(search, device))
+    verdict = budgeted(chosen, chain, lambda say: screen(chosen, chain, say), limits)
+    if isinstance(verdict, Outcome):  # recorded as it is by `train`
+        return Screened(chosen, seconds=verdict.seconds, outcome=verdict).to_json()
     return Screened(chosen, verdict, time.perf_counter() - start).to_json()
 
 
-def train(study: str, storage: str, screened: str, device: str = "auto") -> str:
-    """Train a screened candidate on every anchor if it was accepted; the outcome as JSON."""
+def train(
+    study: str, storage: str, screened: str, device: str = "auto", limits: Limits | None = None
+) -> str:
+    """Train a screened candidate on every anchor if it was accepted, within ``limits`` (the
+    time the rejection step took already counts); the outcome as JSON."""
     start = time.perf_counter()
     item = Screened.from_json(screened)
-    if item.error is not None:
-        return item.error.to_json()
+    if item.outcome is not None:
+        return item.outcome.to_json()
     chosen, verdict = item.candidate, item.verdict
     results = {}
-    try:
-        if verdict.accepted:
-            search = _search(study, storage)
-            results = train_accepted(chosen, verdict, chain_for(search, _data(search, device)))
-    except Exception as exc:
-        return error_outcome(chosen, exc, time.perf_counter() - start).to_json()
+    if verdict.accepted:
+        search = _search(study, storage)
+        chain = chain_for(search, _data(search, device))
+        left = limits and replace(
+            limits, seconds=limits.seconds and max(limits.seconds - item.seconds, 1e-3)
+        )
+        results = budgeted(
+            chosen, chain, lambda say: train_accepted(chosen, verdict, chain, say), left
+        )
+        if isinstance(results, Outcome):
+            return replace(results, seconds=item.seconds + results.seconds).to_json()
     seconds = item.seconds + time.perf_counter() - start
     return outcome_of(chosen, verdict, results, seconds).to_json()
 

@@ -1,12 +1,18 @@
-"""The evaluate step on the smoke preset: outcomes, the functional-equivalence cache, errors."""
+"""The evaluate step on the smoke preset: outcomes, the functional-equivalence cache, errors,
+a candidate's memory and time budget."""
 
 import dataclasses
+import resource
 
 import pytest
 
+from evonorm import tasks
 from evonorm.evolve import Candidate, Outcome, Search, SearchConfig, open_storage
+from evonorm.evolve.candidate import Screened
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.steps import chain_for, evaluate, record
+from evonorm.evolve.worker import WorkerSettings, work
+from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 from evonorm.space import LayerGraph, Node
 
@@ -75,3 +81,49 @@ def test_a_bug_while_evaluating_is_an_error_outcome_not_an_exception(tmp_path, d
     record(search, outcome)
     assert search.study.trials[0].state.name == "FAIL"
     assert search.census().errors == 1
+
+
+def test_a_candidate_past_its_memory_budget_is_rejected_and_the_search_goes_on(tmp_path, data):
+    search = Search.open(
+        "s", open_storage(f"journal:{tmp_path / 's.log'}"), SearchConfig(preset="smoke")
+    )
+    chain = chain_for(search, data)
+    preset = chain.preset
+    hungry = dataclasses.replace(  # batches of 8192: gigabytes of activations
+        chain,
+        preset=dataclasses.replace(
+            preset, train=dataclasses.replace(preset.train, batch_size=8192)
+        ),
+    )
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    candidate = bound(search, LayerGraph((Node("abs", (0,)),)))
+    outcome = evaluate(candidate, hungry, limits=Limits(memory_mb=512))
+    assert (outcome.status, outcome.stage) == ("rejected", "budget"), outcome
+    assert outcome.reason.startswith("out of memory: it needed more than its 512 MiB budget")
+    assert "(during quality on resnet" in outcome.reason
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+    record(search, outcome)
+
+    next_one = bound(search, LayerGraph((Node("neg", (0,)),)))
+    assert evaluate(next_one, chain, limits=Limits(memory_mb=1024)).status == "accepted"
+    assert search.census().rejected == 1
+
+
+def test_a_candidate_past_its_time_budget_is_rejected_in_the_worker_and_in_the_tasks(tmp_path):
+    url = f"journal:{tmp_path / 's.log'}"
+    search = Search.open("s", open_storage(url), SearchConfig(preset="smoke", strategy="random"))
+    slow = Limits(seconds=0.05)  # a smoke candidate needs seconds
+    assert work(WorkerSettings("s", url, budget=3, limits=slow)) == 3
+    census = search.census()
+    assert (census.done, census.running, census.accepted) == (3, 0, 0)
+    rejected = [t for t in search.study.get_trials() if t.user_attrs["status"] == "rejected"]
+    assert rejected and all(t.user_attrs["stage"] == "budget" for t in rejected)
+    assert all(
+        "over its time budget of 0.05 s (during " in t.user_attrs["reason"] for t in rejected
+    )
+
+    candidate = bound(search, LayerGraph((Node("abs", (0,)),)))
+    screened = tasks.reject("s", url, candidate.to_json(), limits=slow)
+    held = Screened.from_json(screened).outcome
+    assert (held.status, held.stage, held.trial) == ("rejected", "budget", candidate.trial)
+    assert Outcome.from_json(tasks.train("s", url, screened, device="cpu")) == held

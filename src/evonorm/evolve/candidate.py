@@ -110,12 +110,13 @@ class Outcome:
 @dataclass(frozen=True)
 class Screened:
     """What the rejection step hands the training step: the candidate and the chain's verdict
-    with the seconds it took, or the error outcome when the chain itself failed (a bug)."""
+    with the seconds it took, or an outcome already decided there: the error when the chain
+    itself failed (a bug), or the rejection of a candidate that went past its budget."""
 
     candidate: Candidate
     verdict: Verdict | None = None
     seconds: float = 0.0
-    error: Outcome | None = None
+    outcome: Outcome | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -123,7 +124,7 @@ class Screened:
                 "candidate": json.loads(self.candidate.to_json()),
                 "verdict": self.verdict and self.verdict.to_dict(),
                 "seconds": self.seconds,
-                "error": self.error and asdict(self.error),
+                "outcome": self.outcome and asdict(self.outcome),
             },
             sort_keys=True,
             default=str,
@@ -137,5 +138,5 @@ class Screened:
             candidate=Candidate.from_attrs(candidate, candidate.get("trial")),
             verdict=Verdict(**data["verdict"]) if data["verdict"] else None,
             seconds=data["seconds"],
-            error=Outcome(**data["error"]) if data["error"] else None,
+            outcome=Outcome(**data["outcome"]) if data["outcome"] else None,
         )

@@ -3,10 +3,11 @@ JSON, so each can run in its own process or pod:
 
 - :func:`generate` — ask N trials and bind a candidate to each (re-queued candidates first, then
   children of the current population); returns the candidates (``Candidate.to_json``);
-- :func:`evaluate` — the rejection chain and the multi-architecture training of one candidate;
-  touches no storage and never raises for a bad layer; returns an :class:`Outcome`. Its halves,
-  :func:`screen` (the chain) and :func:`train_accepted` (training), run as separate pipeline
-  tasks; :func:`outcome_of` joins them;
+- :func:`evaluate` — the rejection chain and the multi-architecture training of one candidate,
+  within its memory and time budget (:mod:`evonorm.proxy.limits`); touches no storage and never
+  raises for a bad layer; returns an :class:`Outcome`. Its halves, :func:`screen` (the chain)
+  and :func:`train_accepted` (training), run as separate pipeline tasks, each under
+  :func:`budgeted`; :func:`outcome_of` joins them;
 - :func:`record` — tell the study the outcome.
 """
 
@@ -16,7 +17,8 @@ import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import optuna
 from optuna.storages import RDBStorage
@@ -26,12 +28,14 @@ from evonorm.evolve.candidate import Candidate, Outcome, Status
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.search import Search
 from evonorm.proxy.data import ProxyData
+from evonorm.proxy.limits import LimitExceeded, Limits, within
 from evonorm.proxy.presets import get_preset
 from evonorm.proxy.trainer import TrainResult
 from evonorm.reject.protocol import Progress, RejectionChain, train_anchors
 from evonorm.reject.verdict import Stage, Verdict
 
 __all__ = [
+    "budgeted",
     "chain_for",
     "error_outcome",
     "evaluate",
@@ -119,19 +123,58 @@ def error_outcome(candidate: Candidate, error: BaseException, seconds: float) ->
     return Outcome(candidate.trial, Status.ERROR, reason=last, seconds=seconds)
 
 
-def evaluate(
-    candidate: Candidate, chain: RejectionChain, progress: Progress | None = None
-) -> Outcome:
-    """Reject or train ``candidate``. A bad layer is an outcome; only an unexpected exception
-    (a bug) becomes ``status="error"`` with its traceback's last line as reason."""
-    assert candidate.trial is not None, "evaluate a candidate bound to a trial"
-    start = time.perf_counter()
+T = TypeVar("T")
+
+
+def budgeted(
+    candidate: Candidate,
+    chain: RejectionChain,
+    work: Callable[[Progress], T],
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> T | Outcome:
+    """``work(progress)`` within ``limits``; an :class:`Outcome` instead of its result when the
+    candidate went past its budget (rejected at stage ``budget``, saying where) or the work
+    failed (a bug: ``status="error"`` with the traceback's last line). The BN-ReLU references
+    are trained first, outside the budget."""
+    start, where = time.perf_counter(), ["set-up"]
+
+    def say(message: str) -> None:
+        where[0] = message
+        if progress:
+            progress(message)
+
     try:
-        verdict = screen(candidate, chain, progress)
-        results = train_accepted(candidate, verdict, chain, progress)
+        chain.prepare()
+        with within(limits):
+            return work(say)
+    except LimitExceeded as exceeded:
+        reason = f"{exceeded} (during {where[0]})"
+        seconds = time.perf_counter() - start
+        return Outcome(
+            candidate.trial, Status.REJECTED, stage=Stage.BUDGET, reason=reason, seconds=seconds
+        )
     except Exception as error:
         return error_outcome(candidate, error, time.perf_counter() - start)
-    return outcome_of(candidate, verdict, results, time.perf_counter() - start)
+
+
+def evaluate(
+    candidate: Candidate,
+    chain: RejectionChain,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
+) -> Outcome:
+    """Reject or train ``candidate`` within ``limits``. A bad layer is an outcome, and so is a
+    layer past its budget; only an unexpected exception (a bug) becomes ``status="error"``."""
+    assert candidate.trial is not None, "evaluate a candidate bound to a trial"
+    start = time.perf_counter()
+
+    def work(say: Progress) -> Outcome:
+        verdict = screen(candidate, chain, say)
+        results = train_accepted(candidate, verdict, chain, say)
+        return outcome_of(candidate, verdict, results, time.perf_counter() - start)
+
+    return budgeted(candidate, chain, work, limits, progress)
 
 
 def record(search: Search, outcome: Outcome) -> bool:

@@ -28,6 +28,7 @@ from evonorm.evolve.recovery import recover, requeue
 from evonorm.evolve.search import Census, Search, SearchConfig, SearchError, quiet_optuna
 from evonorm.evolve.storage import StorageSpec, open_storage
 from evonorm.proxy.data import DATASETS
+from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 
 __all__ = ["Stopped", "WorkerSettings", "run_search", "work"]
@@ -59,6 +60,7 @@ class WorkerSettings:
     threads: int = 0  # torch intra-op threads per worker; 0 = cores / workers
     heartbeat_interval: int | None = None  # RDB only; None = storage default
     grace_period: int | None = None
+    limits: Limits | None = None  # each candidate's memory and time budget (proxy.limits)
 
 
 def _open(settings: WorkerSettings):
@@ -90,7 +92,7 @@ def work(settings: WorkerSettings) -> int:
         candidate = search.bind(trial, owner)
         chain = steps.chain_for(search, data)
         with steps.heartbeat(search.study, trial.number):
-            outcome = steps.evaluate(candidate, chain)
+            outcome = steps.evaluate(candidate, chain, limits=settings.limits)
         search.save_quality_references(chain.references)
         recorded += steps.record(search, outcome)
 

@@ -7,7 +7,9 @@ given seed. ``compile=True`` runs the network through ``torch.compile`` (a one-o
 seconds that pays back over long runs, see docs/benchmarks.md).
 
 A bad layer never raises here: a NaN/Inf loss, an error inside the network or a timeout stops
-training and is reported in the result (``diverged`` and ``reason``).
+training and is reported in the result (``diverged`` and ``reason``). Running out of memory
+inside a candidate's budget is the exception: it propagates to
+:func:`evonorm.proxy.limits.within`, which rejects the layer for its budget.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from evonorm.proxy.data import ProxyData
+from evonorm.proxy.limits import over_budget
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ def train(model: nn.Module, data: ProxyData, config: TrainConfig, *, seed: int) 
         # Scored with the eager module (same weights): eval mode would recompile the network.
         acc = 0.0 if reason else accuracy(model, data, config.eval_split)
     except (RuntimeError, ValueError, ArithmeticError) as exc:  # a layer that breaks the network
+        if over_budget(exc):  # over its budget: the caller decides (proxy.limits)
+            raise
         reason = f"error at step {done}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         acc = 0.0
     return TrainResult(

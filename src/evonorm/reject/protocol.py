@@ -64,6 +64,13 @@ class RejectionChain:
             self.references[arch] = result.accuracy
         return self.references[arch]
 
+    def prepare(self) -> None:
+        """Train the BN-ReLU references the quality stage will need, so that no candidate's
+        budget pays for them."""
+        if self.preset.quality.min_relative > 0:
+            for arch in self.preset.anchor_names:
+                self.reference(arch)
+
     def run(self, graph: LayerGraph, progress: Progress | None = None) -> Verdict:
         say = progress or (lambda _: None)
         metrics: dict = {}

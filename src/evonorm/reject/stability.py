@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from evonorm.proxy.data import ProxyData
+from evonorm.proxy.limits import over_budget
 from evonorm.proxy.presets import StabilityConfig
 
 
@@ -57,6 +58,8 @@ def worst_case_grad_norm(model: nn.Module, data: ProxyData, config: StabilityCon
                 scale = config.step_size * theta / max(norm, 1e-12)
                 for p, g in zip(params, grads, strict=True):
                     p.add_(g, alpha=scale)
-    except (RuntimeError, ValueError, ArithmeticError):
+    except (RuntimeError, ValueError, ArithmeticError) as error:
+        if over_budget(error):  # over the candidate's budget, not unstable
+            raise
         return math.inf
     return worst

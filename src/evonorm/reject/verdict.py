@@ -10,7 +10,8 @@ __all__ = ["Stage", "Verdict"]
 
 class Stage(enum.StrEnum):
     """Where the chain stopped a layer, in the order it runs; ``ACCEPTED`` when none did.
-    ``WORKER`` marks a candidate whose worker died too often (crash recovery)."""
+    ``WORKER`` marks a candidate whose worker died too often (crash recovery), ``BUDGET`` one
+    that went past its memory or time budget (:mod:`evonorm.proxy.limits`) at any stage."""
 
     STRUCTURAL = "structural"
     FINGERPRINT = "fingerprint"
@@ -18,6 +19,7 @@ class Stage(enum.StrEnum):
     QUALITY = "quality"
     ACCEPTED = "accepted"
     WORKER = "worker"
+    BUDGET = "budget"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""A candidate's resource budget: memory and wall-clock time for its whole evaluation.
+
+A layer that needs more than its budget is not an error: :func:`within` turns it into
+:class:`LimitExceeded`, which the search records as a rejection (stage ``budget``), and the
+worker goes on with the next candidate.
+
+- **Memory**: the process's ``RLIMIT_DATA`` (Linux counts private writable mappings, which is
+  where torch's CPU tensors live) is lowered to what the process holds on entry plus
+  ``memory_mb``. An allocation past it fails at once (torch raises ``RuntimeError``: "can't
+  allocate memory", Python ``MemoryError``); the limit is restored on exit. Chosen over a
+  subprocess per candidate, which would reload torch and the data every time (seconds a
+  candidate), and over polling the RSS, which notices only after the machine is swapping.
+  Out-of-memory errors on a GPU (``torch.OutOfMemoryError``) are turned into the same rejection.
+- **Time**: a ``SIGALRM`` timer that raises in the main thread, so every stage (fingerprint,
+  stability, quality and full training) counts, not only the training loops. A single long
+  native operation finishes before the alarm is seen.
+
+Both bounds are per process: each search worker, pipeline task or CLI command sets its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+import resource
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+__all__ = ["LimitExceeded", "Limits", "is_out_of_memory", "over_budget", "within"]
+
+_INSIDE = contextvars.ContextVar("evonorm_limits_inside", default=False)
+
+
+class LimitExceeded(Exception):
+    """A candidate went past its memory or time budget; the message says which."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int | None = None  # extra data memory a candidate may take, in MiB
+    seconds: float | None = None  # wall-clock time for one candidate's whole evaluation
+
+    def __post_init__(self) -> None:
+        if self.memory_mb is not None and self.memory_mb < 1:
+            raise ValueError(f"candidate memory must be >= 1 MiB, got {self.memory_mb}")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"candidate time must be > 0 s, got {self.seconds}")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """An allocation that failed: Python's, torch's CPU allocator or a GPU's."""
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+
+
+def over_budget(error: BaseException) -> bool:
+    """An out-of-memory error raised inside :func:`within`, which must reach it (the trainer and
+    the stability check record other errors of a layer as a failed run; rerank and baselines,
+    which run outside any budget, keep doing that for memory too)."""
+    return _INSIDE.get() and is_out_of_memory(error)
+
+
+def _data_bytes() -> int:
+    """This process's data segment (``VmData``), what ``RLIMIT_DATA`` is checked against."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmData:\s+(\d+) kB", status).group(1)) * 1024
+
+
+def _bound_memory(stack: contextlib.ExitStack, memory_mb: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = _data_bytes() + (memory_mb << 20)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    stack.callback(resource.setrlimit, resource.RLIMIT_DATA, (soft, hard))
+
+
+def _bound_time(stack: contextlib.ExitStack, seconds: float) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("a candidate time limit needs the main thread (it uses SIGALRM)")
+
+    def alarm(signum, frame) -> None:
+        raise LimitExceeded(f"over its time budget of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def restore() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    stack.callback(restore)
+
+
+@contextlib.contextmanager
+def within(limits: Limits | None) -> Iterator[None]:
+    """Run the body under ``limits``; any out-of-memory error in it (a bound or not) leaves as
+    :class:`LimitExceeded`."""
+    limits = limits or Limits()
+    token = _INSIDE.set(True)
+    with contextlib.ExitStack() as stack:
+        stack.callback(_INSIDE.reset, token)
+        if limits.seconds is not None:
+            _bound_time(stack, limits.seconds)
+        if limits.memory_mb is not None:
+            _bound_memory(stack, limits.memory_mb)
+        try:
+            yield
+        except LimitExceeded:
+            raise
+        except BaseException as error:
+            if not is_out_of_memory(error):
+                raise
+            budget = f"its {limits.memory_mb} MiB budget" if limits.memory_mb else "the memory"
+            raise LimitExceeded(f"out of memory: it needed more than {budget}") from None

@@ -1,0 +1,44 @@
+"""A candidate's memory and time budget (proxy.limits) with real allocations and real timers."""
+
+import resource
+import time
+
+import pytest
+import torch
+
+from evonorm.proxy.limits import LimitExceeded, Limits, is_out_of_memory, within
+
+
+def test_an_allocation_past_the_memory_budget_is_stopped_and_the_limit_restored():
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    budget = pytest.raises(LimitExceeded, match="out of memory: it needed more than its 64 MiB")
+    with budget, within(Limits(memory_mb=64)):
+        small = torch.ones(1 << 20)  # 4 MiB: within the budget
+        torch.ones(100_000_000)  # 400 MB: past it
+    assert small.sum() == 1 << 20
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+    assert torch.ones(100_000_000).numel() == 100_000_000  # allowed again outside
+
+
+def test_a_body_past_its_time_budget_is_stopped_and_the_timer_cleared():
+    start = time.perf_counter()
+    budget = pytest.raises(LimitExceeded, match=r"over its time budget of 0\.2 s")
+    with budget, within(Limits(seconds=0.2)):
+        while True:
+            torch.ones(1000).sum()
+    assert 0.2 <= time.perf_counter() - start < 2
+    with within(Limits(seconds=0.2)):
+        pass
+    time.sleep(0.3)  # a cancelled timer does not fire later
+
+
+def test_other_errors_pass_through_and_out_of_memory_is_recognised():
+    with pytest.raises(KeyError), within(Limits(memory_mb=64, seconds=5)):
+        raise KeyError("a bug is not a budget")
+    assert is_out_of_memory(MemoryError())
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: 1 bytes"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    with pytest.raises(ValueError, match="candidate memory must be >= 1 MiB"):
+        Limits(memory_mb=0)
+    with pytest.raises(ValueError, match="candidate time must be > 0 s"):
+        Limits(seconds=0)
