@@ -1,4 +1,4 @@
-"""The library's imports flow one way (space → compile → proxy → reject/transfer → evolve →
+"""The library's imports flow one way (errors → space → compile → proxy → reject/transfer → evolve →
 tracking → tasks → workflow → cli), each heavy dependency stays in its one package, and a
 pipeline step loads only what it uses. Read from the source (every import, module level or
 inside a function), so a new import that breaks the rule fails here."""
@@ -12,6 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "evonorm"
 ORDER = [
+    "errors",
     "space",
     "compile",
     "proxy",

@@ -29,6 +29,7 @@ import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
+from evonorm.errors import first_line
 from evonorm.evolve.reconnect import ReconnectingRDBStorage, disconnected
 
 __all__ = [
@@ -195,7 +196,7 @@ def _connect(spec: StorageSpec, make: Callable[[], BaseStorage]) -> BaseStorage:
             if attempt == CONNECT_ATTEMPTS or not (_unreachable(error) or disconnected(error)):
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise StorageError(
-                    f"cannot open storage {_redacted(spec.url)}{tries}: {_first_line(error)}; "
+                    f"cannot open storage {_redacted(spec.url)}{tries}: {first_line(error)}; "
                     "check that the server runs and the URL, user and password are right"
                 ) from None
         time.sleep(attempt)
@@ -217,13 +218,6 @@ def _unreachable(error: Exception) -> bool:
     """A server that did not answer (worth retrying), not a refusal such as a bad password."""
     text = str(error).lower()
     return any(words in text for words in _TRANSIENT)
-
-
-def _first_line(error: Exception) -> str:
-    """The driver's own message, without SQLAlchemy's wrapper lines."""
-    text = str(getattr(error, "orig", None) or error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def _redacted(url: str) -> str:

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
+from evonorm.errors import first_line
 from evonorm.proxy.data import DataError
 
 ENV = "EVONORM_DATASET_CACHE"
@@ -63,7 +64,7 @@ class DatasetCache:
                 return False
             raise DataError(
                 f"{dataset} is not under {dest.parent} and the dataset cache {self.uri} cannot "
-                f"be read ({_first_line(exc)}); put the files there, or fix {ENV} / "
+                f"be read ({first_line(exc)}); put the files there, or fix {ENV} / "
                 "AWS_ENDPOINT_URL and the S3 credentials"
             ) from None
         partial.replace(dest)
@@ -78,9 +79,7 @@ class DatasetCache:
         try:
             self.client.upload_file(str(path), self.bucket, key)
         except (BotoCoreError, ClientError) as exc:
-            warnings.warn(
-                f"dataset cache {self.uri}: not stored ({_first_line(exc)})", stacklevel=2
-            )
+            warnings.warn(f"dataset cache {self.uri}: not stored ({first_line(exc)})", stacklevel=2)
             return None
         return key
 
@@ -88,10 +87,6 @@ class DatasetCache:
 def _code(exc: Exception) -> str | None:
     response = getattr(exc, "response", None) or {}
     return response.get("Error", {}).get("Code")
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def cache_from_env() -> DatasetCache | None:

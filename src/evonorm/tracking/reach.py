@@ -13,13 +13,14 @@ that is down, a store that does not exist or a path that cannot be written is on
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
 import requests
+
+from evonorm.errors import connection_reason
 
 __all__ = ["ATTEMPTS", "TrackingError", "check_tracking", "make_store_folder"]
 
@@ -83,7 +84,8 @@ def _check_server(uri: str) -> None:
             if attempt == ATTEMPTS:
                 raise TrackingError(
                     f"MLflow server {uri} cannot be reached after {ATTEMPTS} attempts "
-                    f"({_reason(error)}); start it, or pass --tracking-uri of one that runs"
+                    f"({connection_reason(error)}); start it, or pass --tracking-uri of one that "
+                    "runs"
                 ) from None
             time.sleep(attempt)
             continue
@@ -97,11 +99,3 @@ def _check_server(uri: str) -> None:
                 f"{health} answered HTTP {answer.status_code}: is {uri} an MLflow tracking server?"
             )
         return
-
-
-def _reason(error: Exception) -> str:
-    """'Connection refused' out of urllib3's nested retry message."""
-    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
-    if found:
-        return found[-1].strip()
-    return "timed out" if isinstance(error, requests.Timeout) else type(error).__name__

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kfp import compiler, local
 
+from evonorm.errors import connection_reason
 from evonorm.workflow.definitions import pipeline
 from evonorm.workflow.images import REGISTRY
 from evonorm.workflow.params import COMPILED, check_arguments, compiled
@@ -133,15 +134,10 @@ def _host_error(host: str, error: BaseException) -> HostError | None:
         )
     if isinstance(error, (ApiException, HTTPError, ConnectionError, TimeoutError)):
         return HostError(
-            f"KFP host {host} cannot be reached ({_reason(error)}): check --host and that the "
-            "API server runs (kubectl port-forward svc/ml-pipeline 8888:8888)"
+            f"KFP host {host} cannot be reached ({connection_reason(error)}): check --host and "
+            "that the API server runs (kubectl port-forward svc/ml-pipeline 8888:8888)"
         )
     return None
-
-
-def _reason(error: Exception) -> str:
-    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
-    return found[-1].strip() if found else type(error).__name__
 
 
 def submit(host: str, name: str, arguments: dict, *, experiment: str, client=None) -> str:
