@@ -93,6 +93,8 @@ def evonorm_search(
     rerank_archs: list = [],  # noqa: B006
     transfer_tasks: list = ["segmentation", "gan"],  # noqa: B006
     device: str = "auto",
+    candidate_memory_mb: int = 2048,
+    candidate_seconds: float = 0.0,
     report_dir: str = "/tmp/evonorm-report",  # noqa: S108 - inside the pod; logged to MLflow
 ) -> None:
     """The whole search: generations of candidates through rejection and multi-network
@@ -126,13 +128,24 @@ def evonorm_search(
             _cluster(born, cpu="1", memory="1Gi", retries=2)
             with dsl.ParallelFor(born.output, name="candidates") as candidate:
                 screened = _cluster(
-                    reject(study=study, storage=storage, candidate=candidate),
+                    reject(
+                        study=study,
+                        storage=storage,
+                        candidate=candidate,
+                        memory_mb=candidate_memory_mb,
+                        seconds=candidate_seconds,
+                    ),
                     cpu="2",
                     memory="4Gi",
                     retries=1,
                 )
                 trained = train(
-                    study=study, storage=storage, screened=screened.output, device=device
+                    study=study,
+                    storage=storage,
+                    screened=screened.output,
+                    device=device,
+                    memory_mb=candidate_memory_mb,
+                    seconds=candidate_seconds,
                 )
                 _cluster(trained, cpu="4", memory="16Gi", gpu=True, retries=2)
             told = record(

@@ -43,6 +43,7 @@ from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 
 __all__ = [
+    "candidate_limits",
     "finalize",
     "generate",
     "init_study",
@@ -130,6 +131,13 @@ def generate(study: str, storage: str, count: int, pipeline_run: str) -> list[st
     return [c.to_json() for c in generate_candidates(search, count, owner)]
 
 
+def candidate_limits(memory_mb: int, seconds: float) -> Limits | None:
+    """A candidate's budget from pipeline parameters, where 0 means no bound."""
+    if not memory_mb and not seconds:
+        return None
+    return Limits(memory_mb=memory_mb or None, seconds=seconds or None)
+
+
 def reject(
     study: str, storage: str, candidate: str, device: str = "cpu", limits: Limits | None = None
 ) -> str:
@@ -161,7 +169,10 @@ def train(
         search = _search(study, storage)
         chain = chain_for(search, _data(search, device))
         left = limits and replace(
-            limits, seconds=limits.seconds and max(limits.seconds - item.seconds, 1e-3)
+            limits,
+            seconds=limits.seconds and max(limits.seconds - item.seconds, 1e-3),
+            # host memory is not where a GPU candidate grows: CUDA's own OOM is its bound
+            memory_mb=None if chain.data.device.type == "cuda" else limits.memory_mb,
         )
         results = budgeted(
             chosen, chain, lambda say: train_accepted(chosen, verdict, chain, say), left

@@ -85,10 +85,19 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
         )
         assert len(born) == 2
         for candidate in born:
-            screened = reject.python_func(study="s", storage=storage, candidate=candidate)
+            screened = reject.python_func(
+                study="s", storage=storage, candidate=candidate, memory_mb=2048, seconds=0.0
+            )
             assert "verdict" in json.loads(screened)
             outcomes.append(
-                train.python_func(study="s", storage=storage, screened=screened, device="cpu")
+                train.python_func(
+                    study="s",
+                    storage=storage,
+                    screened=screened,
+                    device="cpu",
+                    memory_mb=2048,
+                    seconds=0.0,
+                )
             )
         told = json.loads(
             record.python_func(study="s", storage=storage, outcomes=outcomes[-2:], tracking_uri=uri)

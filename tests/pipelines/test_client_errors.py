@@ -63,6 +63,7 @@ def test_a_host_that_is_not_kfp(kfp_host, capsys):
         (["submit", "--param", "transfer_tasks=gan,detection"], "allowed: segmentation, gan"),
         (["submit", "--param", "device=gpu"], "device='gpu' is not allowed"),
         (["submit", "--param", "children=0"], "children=0 must be >= 1"),
+        (["submit", "--param", "candidate_memory_mb=-1"], "candidate_memory_mb=-1 must be >= 0"),
         (["submit", "--param", "population=1", "--param", "tournament=4"], "pipeline parameters"),
         (["schedule", "--cron", "0 2 * * *", "--param", "space=Q"], "space='Q'"),
     ],

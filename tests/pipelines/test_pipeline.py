@@ -95,6 +95,8 @@ def test_cluster_settings_compile_into_the_spec():
         "children",
         "rerank_top",
         "transfer_tasks",
+        "candidate_memory_mb",
+        "candidate_seconds",
     ):
         assert name in params
     executors = spec["deploymentSpec"]["executors"]

@@ -21,7 +21,13 @@ from evonorm.workflow.form import CHOICES, DEVICE
 __all__ = ["COMPILED", "check_arguments", "compiled", "defaults", "names", "parse_params"]
 
 COMPILED = Path(__file__).with_name("compiled")
-_AT_LEAST = {"generations": 1, "children": 1, "rerank_top": 1}
+_AT_LEAST = {
+    "generations": 1,
+    "children": 1,
+    "rerank_top": 1,
+    "candidate_memory_mb": 0,
+    "candidate_seconds": 0,
+}
 # The IR's parameter types; a protobuf Value holds every number as a double, so whole numbers in
 # list defaults (rerank_seeds: [0.0, 1.0]) are read back as ints.
 _TYPES = {
