@@ -118,7 +118,7 @@ def test_outcomes_map_to_states_and_census(storage_url, study_name):
         TrialState.FAIL,
     ]
     assert trials[0].values == [0.8, 0.6, 0.7]
-    assert trials[2].values == [0.8, 0.6, 0.7]  # the cache hit reuses the scores
+    assert trials[2].values == [0.8, 0.6, 0.7]  # the duplicate reuses the scores
     assert trials[3].user_attrs["stage"] == "quality"
     assert "resnet: 12% < 50%" in trials[3].user_attrs["reason"]
     assert trials[4].user_attrs["reason"] == "RuntimeError: boom"

@@ -65,8 +65,8 @@ def test_parent_run_children_metrics_and_artifacts(tmp_path):
     parent = client.get_run(tracker.parent_id)
     assert parent.data.params["preset"] == "smoke"
     assert parent.data.params["population"] == "4"
-    assert parent.data.metrics["accepted"] == 1  # the duplicate counts as a cache hit
-    assert parent.data.metrics["cache_hits"] == 1
+    assert parent.data.metrics["accepted"] == 1  # the duplicate is not counted as accepted
+    assert parent.data.metrics["duplicates"] == 1
     parent_files = {f.path for f in client.list_artifacts(tracker.parent_id)}
     assert {"pareto_front.png", "best_so_far.png", "rejection_funnel.png"} <= parent_files
 
@@ -117,7 +117,9 @@ def test_sync_is_idempotent_and_a_resumed_search_keeps_its_parent(tmp_path):
         "fingerprint": 0,
         "stability": 1,
         "quality": 1,
+        "budget": 0,
+        "worker": 0,
         "error": 0,
         "accepted": 1,
-        "cached": 1,
+        "duplicate": 1,
     }

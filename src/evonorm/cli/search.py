@@ -70,7 +70,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     best = "-" if census.best != census.best else f"{census.best:.2%}"
     stderr(
         f"{args.study}: {census.done} recorded ({census.accepted} accepted, {census.rejected} "
-        f"rejected, {census.duplicates} cache hits, {census.errors} errors, {census.lost} lost "
+        f"rejected, {census.duplicates} duplicates, {census.errors} errors, {census.lost} lost "
         f"and re-queued), best average accuracy {best}; storage {storage}"
         + ("" if args.no_tracking else f"; MLflow {uri}")
     )

@@ -140,7 +140,7 @@ class Curve:
     best: list[float]  # NaN until the first accepted layer
     accepted: int
     rejected: int
-    duplicates: int  # cache hits: same structure or function as an evaluated layer
+    duplicates: int  # same structure or function as an evaluated layer: its result reused
     seconds: float  # the candidates' evaluation time, summed
 
 

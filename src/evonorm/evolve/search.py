@@ -116,7 +116,7 @@ class Census:
 
     accepted: int = 0
     rejected: int = 0
-    duplicates: int = 0  # cache hits: reused an evaluated layer's result
+    duplicates: int = 0  # same structure or function as an evaluated layer: its result reused
     errors: int = 0
     lost: int = 0  # trials of dead workers (their candidates were re-queued)
     running: int = 0

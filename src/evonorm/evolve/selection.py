@@ -15,7 +15,7 @@ Regularized evolution (Real et al. 2019), as used by the paper with K architectu
 - with ``novel`` searches (:class:`~evonorm.evolve.search.SearchConfig`), children whose
   structure the search already evaluated are redrawn too (random search as well): a layer with
   a one-node live graph has few distinct mutants, and re-proposing rejected ones spends the
-  budget on cache hits.
+  budget on duplicates.
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ def _show(bar: tqdm, census: Census) -> None:
     bar.n = min(census.done, bar.total)
     best = "-" if census.best != census.best else f"{census.best:.2%}"
     bar.set_postfix_str(
-        f"accepted {census.accepted} · rejected {census.rejected} · cached {census.duplicates}"
+        f"accepted {census.accepted} · rejected {census.rejected} · duplicates {census.duplicates}"
         f" · errors {census.errors} · best {best}",
         refresh=True,
     )

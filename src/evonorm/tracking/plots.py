@@ -26,7 +26,17 @@ __all__ = [
     "search_figures",
 ]
 
-FUNNEL = ("structural", "fingerprint", "stability", "quality", "error", "accepted", "cached")
+FUNNEL = (
+    "structural",
+    "fingerprint",
+    "stability",
+    "quality",
+    "budget",
+    "worker",
+    "error",
+    "accepted",
+    "duplicate",
+)
 
 _KIND_COLOURS = {"initial": "#d9d9d9", "elementwise": "#9ecae1", "aggregate": "#fdae6b"}
 
@@ -141,12 +151,12 @@ def funnel_figure(counts: dict[str, int]) -> Figure:
 
 
 def funnel(records) -> dict[str, int]:
-    """Recorded candidates (``evonorm.evolve.Record``s) by the stage they ended at; cache hits
-    under ``cached``."""
+    """Recorded candidates (``evonorm.evolve.Record``s) by the stage they ended at; duplicates
+    under ``duplicate``."""
     counts = dict.fromkeys(FUNNEL, 0)
     for r in records:
         if r.status == "duplicate":
-            counts["cached"] += 1
+            counts["duplicate"] += 1
         elif r.status == "error":
             counts["error"] += 1
         elif r.status in ("accepted", "rejected"):

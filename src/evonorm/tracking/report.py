@@ -151,7 +151,7 @@ def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
         *(f"| {k} | {v} |" for k, v in config.to_attrs().items()),
         "",
         f"**{census.done} candidates recorded**: {census.accepted} accepted, {census.rejected} "
-        f"rejected, {census.duplicates} cache hits, {census.errors} errors; {census.lost} lost "
+        f"rejected, {census.duplicates} duplicates, {census.errors} errors; {census.lost} lost "
         "to dead workers and re-evaluated.",
         "",
         "| ended at | candidates |",

@@ -186,7 +186,7 @@ class SearchTracker:
             "done": census.done,
             "accepted": census.accepted,
             "rejected": census.rejected,
-            "cache_hits": census.duplicates,
+            "duplicates": census.duplicates,
             "errors": census.errors,
             "lost": census.lost,
         }
@@ -198,7 +198,7 @@ class SearchTracker:
         self._since_plots = 0
 
     def funnel(self) -> dict[str, int]:
-        """Recorded candidates by the stage they ended at (cache hits under ``cached``)."""
+        """Recorded candidates by the stage they ended at (duplicates under ``duplicate``)."""
         return funnel(self.search.records())
 
     def update(self, census=None) -> None:
