@@ -26,7 +26,7 @@ search: $(STAMP) data
 	  --param tracking_uri=sqlite:///$(RUNS)/search/mlflow.db \
 	  --param report_dir=$(RUNS)/search/report --param preset=local --param device=cpu \
 	  --param population=8 --param tournament=3 --param generations=$(GENERATIONS) \
-	  --param children=8 --param rerank_top=2 --param rerank_seeds=0 \
+	  --param children=8 --param candidates_per_task=4 --param rerank_top=2 --param rerank_seeds=0 \
 	  --param rerank_archs=resnet,resnet_basic,vgg --param transfer_tasks=$(TRANSFER)
 
 # The tests need a real PostgreSQL server (crash-safety tests): scripts/test-postgres.sh starts

@@ -1,8 +1,8 @@
 """``evonorm-search``: the whole search as one Kubeflow pipeline.
 
-prepare-data → init-study → G sequential generations (generate → per candidate, in parallel:
-reject → train → record the generation) → rerank → transfer → register; ``finalize`` is the
-exit handler (report + final status in MLflow, also on failure).
+check-params → prepare-data → init-study → G sequential generations (generate → per group of
+candidates, in parallel: reject → train → record the generation) → rerank → transfer →
+register; ``finalize`` is the exit handler (report + final status in MLflow, also on failure).
 
 Every setting is a pipeline parameter with a default, so a run can be started from the KFP UI
 form. ``storage`` and ``tracking_uri`` left empty are read inside the pods from the
@@ -13,6 +13,7 @@ the local runner passes explicit values.
 
 from kfp import dsl, kubernetes
 
+from components.check_params.component import check_params
 from components.finalize.component import finalize
 from components.generate.component import generate
 from components.init_study.component import init_study
@@ -43,9 +44,17 @@ GPU_POOL = ("nvidia.com/gpu.present", "true")  # node label of the GPU pool (NVI
 
 
 def _cluster(
-    task: dsl.PipelineTask, *, cpu: str, memory: str, gpu: bool = False, retries: int = 0
+    task: dsl.PipelineTask,
+    name: str,
+    *,
+    cpu: str,
+    memory: str,
+    gpu: bool = False,
+    retries: int = 0,
 ) -> dsl.PipelineTask:
-    """Resources, credentials and scheduling of one task on the cluster (ignored locally)."""
+    """The task's name in the run graph, and its resources, credentials and scheduling on the
+    cluster (ignored locally)."""
+    task.set_display_name(name)
     task.set_caching_options(False)  # every step reads or writes the study: never reuse
     task.set_cpu_request(cpu).set_memory_request(memory).set_memory_limit(memory)
     for secret, keys in SECRETS.items():
@@ -88,6 +97,7 @@ def evonorm_search(
     seed: int = 0,
     generations: int = 8,
     children: int = 16,
+    candidates_per_task: int = 4,
     rerank_top: int = 10,
     rerank_seeds: list = [0, 1],  # noqa: B006 - KFP reads defaults from the signature
     rerank_archs: list = [],  # noqa: B006
@@ -100,9 +110,35 @@ def evonorm_search(
     """The whole search: generations of candidates through rejection and multi-network
     training, then rerank, transfer and registration (parameters: :mod:`evonorm.workflow.form`)."""
     final = finalize(study=study, storage=storage, tracking_uri=tracking_uri, report_dir=report_dir)
-    _cluster(final, cpu="1", memory="2Gi")
+    _cluster(final, "finalize: report and status", cpu="1", memory="2Gi")
     with dsl.ExitHandler(final, name="search"):
-        data = _cluster(prepare_data(preset=preset), cpu="1", memory="4Gi", retries=2)
+        checked = check_params(
+            preset=preset,
+            space=space,
+            strategy=strategy,
+            population=population,
+            tournament=tournament,
+            selection=selection,
+            seed=seed,
+            generations=generations,
+            children=children,
+            candidates_per_task=candidates_per_task,
+            rerank_top=rerank_top,
+            rerank_seeds=rerank_seeds,
+            rerank_archs=rerank_archs,
+            transfer_tasks=transfer_tasks,
+            device=device,
+            candidate_memory_mb=candidate_memory_mb,
+            candidate_seconds=candidate_seconds,
+        )
+        _cluster(checked, "check parameters", cpu="1", memory="1Gi")
+        data = _cluster(
+            prepare_data(preset=preset).after(checked),
+            "prepare data",
+            cpu="1",
+            memory="4Gi",
+            retries=2,
+        )
         init = init_study(
             study=study,
             storage=storage,
@@ -115,26 +151,33 @@ def evonorm_search(
             seed=seed,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)
-        _cluster(init, cpu="2", memory="4Gi", retries=2)
-        rounds = _cluster(plan(generations=generations, after=init.output), cpu="1", memory="1Gi")
+        _cluster(init, "open study and references", cpu="2", memory="4Gi", retries=2)
+        rounds = _cluster(
+            plan(generations=generations, after=init.output),
+            "plan generations",
+            cpu="1",
+            memory="1Gi",
+        )
         with dsl.ParallelFor(rounds.output, parallelism=1, name="generations"):
             born = generate(
                 study=study,
                 storage=storage,
                 count=children,
+                per_task=candidates_per_task,
                 pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                 after=rounds.output,
             )
-            _cluster(born, cpu="1", memory="1Gi", retries=2)
-            with dsl.ParallelFor(born.output, name="candidates") as candidate:
+            _cluster(born, "generate candidates", cpu="1", memory="1Gi", retries=2)
+            with dsl.ParallelFor(born.output, name="candidates") as group:
                 screened = _cluster(
                     reject(
                         study=study,
                         storage=storage,
-                        candidate=candidate,
+                        candidates=group,
                         memory_mb=candidate_memory_mb,
                         seconds=candidate_seconds,
                     ),
+                    "reject: rejection chain",
                     cpu="2",
                     memory="4Gi",
                     retries=1,
@@ -147,14 +190,14 @@ def evonorm_search(
                     memory_mb=candidate_memory_mb,
                     seconds=candidate_seconds,
                 )
-                _cluster(trained, cpu="4", memory="16Gi", gpu=True, retries=2)
+                _cluster(trained, "train on anchors", cpu="4", memory="16Gi", gpu=True, retries=2)
             told = record(
                 study=study,
                 storage=storage,
                 outcomes=dsl.Collected(trained.output),
                 tracking_uri=tracking_uri,
             )
-            _cluster(told, cpu="1", memory="2Gi", retries=2)
+            _cluster(told, "record generation", cpu="1", memory="2Gi", retries=2)
         ranked = rerank(
             study=study,
             storage=storage,
@@ -164,11 +207,12 @@ def evonorm_search(
             device=device,
             after=dsl.Collected(told.output),
         )
-        _cluster(ranked, cpu="4", memory="16Gi", gpu=True, retries=2)
+        _cluster(ranked, "rerank finalists", cpu="4", memory="16Gi", gpu=True, retries=2)
         moved = transfer(study=study, storage=storage, tasks=transfer_tasks, after=ranked.output)
-        _cluster(moved, cpu="4", memory="16Gi", gpu=True, retries=2)
+        _cluster(moved, "transfer tests", cpu="4", memory="16Gi", gpu=True, retries=2)
         _cluster(
             register(study=study, storage=storage, tracking_uri=tracking_uri, after=moved.output),
+            "register layers",
             cpu="1",
             memory="2Gi",
             retries=2,

@@ -1,7 +1,7 @@
-"""The library's imports flow one way (errors → space → compile → proxy → reject/transfer → evolve →
-tracking → tasks → workflow → cli), each heavy dependency stays in its one package, and a
-pipeline step loads only what it uses. Read from the source (every import, module level or
-inside a function), so a new import that breaks the rule fails here."""
+"""The library's imports flow one way (errors → space → compile → proxy → reject/transfer →
+evolve → tracking → parameters → tasks → workflow → cli), each heavy dependency stays in its
+one package, and a pipeline step loads only what it uses. Read from the source (every import,
+module level or inside a function), so a new import that breaks the rule fails here."""
 
 import ast
 import subprocess
@@ -20,6 +20,7 @@ ORDER = [
     "transfer",
     "evolve",
     "tracking",
+    "parameters",
     "tasks",
     "workflow",
     "cli",

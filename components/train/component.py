@@ -9,8 +9,9 @@ from evonorm.workflow.images import CUDA_IMAGE
 def train(
     study: str, storage: str, screened: str, device: str, memory_mb: int, seconds: float
 ) -> str:
-    """Train an accepted candidate on every anchor architecture within what is left of its
-    budget (a rejected one passes its verdict through); the outcome as JSON."""
+    """Train each accepted candidate of a group on every anchor architecture within what is
+    left of its budget (a rejected one passes its verdict through); the outcomes as a JSON
+    list."""
     from evonorm.tasks import candidate_limits
     from evonorm.tasks import train as run
 

@@ -39,11 +39,13 @@ from evonorm.evolve.steps import generate as generate_candidates
 from evonorm.evolve.steps import (
     record as record_outcome,
 )
+from evonorm.parameters import check_values
 from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 
 __all__ = [
     "candidate_limits",
+    "check_params",
     "finalize",
     "generate",
     "init_study",
@@ -55,6 +57,10 @@ __all__ = [
     "train",
     "transfer",
 ]
+
+
+#: Set by ``evonorm pipeline run-local``: torch threads of a task inside a loop.
+LOOP_THREADS_ENV = "EVONORM_LOOP_THREADS"
 
 
 def _storage(storage: str) -> str:
@@ -77,6 +83,13 @@ def _search(study: str, storage: str) -> Search:
 def _data(search: Search, device: str = "cpu"):
     preset = get_preset(search.config.preset)
     return preset.load_data(seed=search.config.seed, device=device)
+
+
+def check_params(**values) -> str:
+    """The run's parameters checked against the code's registries (one ``ValueError`` line
+    naming the first bad one and what it allows); a JSON summary."""
+    check_values(values)
+    return json.dumps({"checked": len(values)})
 
 
 def prepare_data(preset: str) -> str:
@@ -123,12 +136,19 @@ def init_study(
     return json.dumps({"done": census.done, "accepted": census.accepted, "recovered": recovered})
 
 
-def generate(study: str, storage: str, count: int, pipeline_run: str) -> list[str]:
+def generate(
+    study: str, storage: str, count: int, pipeline_run: str, per_task: int = 1
+) -> list[str]:
     """Claim ``count`` trials for this pipeline run (re-queued candidates first, then children of
-    the population); the candidates as JSON strings."""
+    the population); the candidates in groups of at most ``per_task`` (sizes as even as can be),
+    each group a JSON list that one ``reject`` and one ``train`` task evaluate."""
+    if per_task < 1:
+        raise ValueError(f"candidates per task must be >= 1, got {per_task}")
     search = _search(study, storage)
     owner = {"pipeline_run": pipeline_run}
-    return [c.to_json() for c in generate_candidates(search, count, owner)]
+    born = [json.loads(c.to_json()) for c in generate_candidates(search, count, owner)]
+    groups = -(-len(born) // per_task)
+    return [json.dumps(born[g::groups]) for g in range(groups)]
 
 
 def candidate_limits(memory_mb: int, seconds: float) -> Limits | None:
@@ -138,36 +158,62 @@ def candidate_limits(memory_mb: int, seconds: float) -> Limits | None:
     return Limits(memory_mb=memory_mb or None, seconds=seconds or None)
 
 
+def _loop_threads() -> None:
+    """Inside a loop on the KFP local runner two tasks share the cores: ``run-local`` says how
+    many threads each gets (tasks that run alone keep them all)."""
+    threads = os.environ.get(LOOP_THREADS_ENV)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 def reject(
-    study: str, storage: str, candidate: str, device: str = "cpu", limits: Limits | None = None
+    study: str, storage: str, candidates: str, device: str = "cpu", limits: Limits | None = None
 ) -> str:
-    """Run the rejection chain on one candidate within ``limits``; a :class:`Screened` as JSON
-    (holding the outcome when the chain failed, a bug, or the candidate went past its budget).
-    Never raises for a bad layer."""
-    start = time.perf_counter()
+    """Run the rejection chain on each candidate of a group (a JSON list from
+    :func:`generate`), each within ``limits``; a JSON list of :class:`Screened`, one per
+    candidate (holding the outcome when the chain failed, a bug, or the candidate went past its
+    budget). The storage, data and chain are set up once per group. Never raises for a bad
+    layer."""
+    _loop_threads()
     search = _search(study, storage)
-    chosen = Candidate.from_json(candidate)
     chain = chain_for(search, _data(search, device))
-    verdict = budgeted(chosen, chain, lambda say: screen(chosen, chain, say), limits)
-    if isinstance(verdict, Outcome):  # recorded as it is by `train`
-        return Screened(chosen, seconds=verdict.seconds, outcome=verdict).to_json()
-    return Screened(chosen, verdict, time.perf_counter() - start).to_json()
+    screened = []
+    for item in json.loads(candidates):
+        start = time.perf_counter()
+        chosen = Candidate.from_attrs(item, item.get("trial"))
+        verdict = budgeted(chosen, chain, lambda say, c=chosen: screen(c, chain, say), limits)
+        if isinstance(verdict, Outcome):  # recorded as it is by `train`
+            screened.append(Screened(chosen, seconds=verdict.seconds, outcome=verdict))
+        else:
+            screened.append(Screened(chosen, verdict, time.perf_counter() - start))
+    return json.dumps([json.loads(item.to_json()) for item in screened])
 
 
 def train(
     study: str, storage: str, screened: str, device: str = "auto", limits: Limits | None = None
 ) -> str:
-    """Train a screened candidate on every anchor if it was accepted, within ``limits`` (the
-    time the rejection step took already counts); the outcome as JSON."""
-    start = time.perf_counter()
-    item = Screened.from_json(screened)
-    if item.outcome is not None:
-        return item.outcome.to_json()
-    chosen, verdict = item.candidate, item.verdict
-    results = {}
-    if verdict.accepted:
-        search = _search(study, storage)
-        chain = chain_for(search, _data(search, device))
+    """Train each accepted candidate of a screened group on every anchor, within what is left of
+    its ``limits`` (the rejection step's time counts); the outcomes as a JSON list. Rejected
+    candidates pass through, and a group without an accepted one touches neither storage nor
+    data."""
+    _loop_threads()
+    items = [Screened.from_json(json.dumps(item)) for item in json.loads(screened)]
+    chain = None
+    outcomes = []
+    for item in items:
+        if item.outcome is not None:
+            outcomes.append(item.outcome)
+            continue
+        chosen, verdict = item.candidate, item.verdict
+        if not verdict.accepted:
+            outcomes.append(outcome_of(chosen, verdict, {}, item.seconds))
+            continue
+        if chain is None:
+            search = _search(study, storage)
+            chain = chain_for(search, _data(search, device))
+        start = time.perf_counter()
         left = limits and replace(
             limits,
             seconds=limits.seconds and max(limits.seconds - item.seconds, 1e-3),
@@ -175,18 +221,25 @@ def train(
             memory_mb=None if chain.data.device.type == "cuda" else limits.memory_mb,
         )
         results = budgeted(
-            chosen, chain, lambda say: train_accepted(chosen, verdict, chain, say), left
+            chosen,
+            chain,
+            lambda say, c=chosen, v=verdict, k=chain: train_accepted(c, v, k, say),
+            left,
         )
         if isinstance(results, Outcome):
-            return replace(results, seconds=item.seconds + results.seconds).to_json()
-    seconds = item.seconds + time.perf_counter() - start
-    return outcome_of(chosen, verdict, results, seconds).to_json()
+            outcomes.append(replace(results, seconds=item.seconds + results.seconds))
+            continue
+        seconds = item.seconds + time.perf_counter() - start
+        outcomes.append(outcome_of(chosen, verdict, results, seconds))
+    return json.dumps([json.loads(outcome.to_json()) for outcome in outcomes])
 
 
 def record(study: str, storage: str, outcomes: list[str], tracking_uri: str = "") -> str:
-    """Tell the study every outcome and mirror new trials to MLflow; the census as JSON."""
+    """Tell the study every outcome (``outcomes``: the groups' JSON lists from :func:`train`)
+    and mirror new trials to MLflow; the census as JSON."""
     search = _search(study, storage)
-    told = sum(record_outcome(search, Outcome.from_json(text)) for text in outcomes)
+    flat = [Outcome(**item) for group in outcomes for item in json.loads(group)]
+    told = sum(record_outcome(search, outcome) for outcome in flat)
     tracking_uri = _tracking(tracking_uri)
     if tracking_uri:
         from evonorm.tracking import SearchTracker

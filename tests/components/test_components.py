@@ -2,12 +2,14 @@
 ``.python_func`` on a real (JournalFile) smoke study, and one through the KFP local runner."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from kfp import local
 
 import components as package
+from components.check_params.component import check_params
 from components.finalize.component import finalize
 from components.generate.component import generate
 from components.init_study.component import init_study
@@ -26,6 +28,7 @@ from evonorm.workflow.images import BASE_IMAGE, CUDA_IMAGE
 
 FOLDER = Path(package.__file__).parent
 COMPONENTS = {
+    "check_params": check_params,
     "finalize": finalize,
     "generate": generate,
     "init_study": init_study,
@@ -79,17 +82,18 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
         plan.python_func(generations=0, after="")
 
     outcomes = []
-    for _ in range(2):  # two generations of two
+    for _ in range(2):  # two generations of three, in groups of at most two
         born = generate.python_func(
-            study="s", storage=storage, count=2, pipeline_run="run-1", after=[0]
+            study="s", storage=storage, count=3, per_task=2, pipeline_run="run-1", after=[0]
         )
-        assert len(born) == 2
-        for candidate in born:
+        assert [len(json.loads(group)) for group in born] == [2, 1]
+        trained = []
+        for group in born:
             screened = reject.python_func(
-                study="s", storage=storage, candidate=candidate, memory_mb=2048, seconds=0.0
+                study="s", storage=storage, candidates=group, memory_mb=2048, seconds=0.0
             )
-            assert "verdict" in json.loads(screened)
-            outcomes.append(
+            assert all("verdict" in item for item in json.loads(screened))
+            trained.append(
                 train.python_func(
                     study="s",
                     storage=storage,
@@ -100,11 +104,12 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
                 )
             )
         told = json.loads(
-            record.python_func(study="s", storage=storage, outcomes=outcomes[-2:], tracking_uri=uri)
+            record.python_func(study="s", storage=storage, outcomes=trained, tracking_uri=uri)
         )
-        assert told["recorded"] == 2
-    assert told["done"] == 4
-    accepted = [json.loads(o) for o in outcomes if json.loads(o)["status"] == "accepted"]
+        assert told["recorded"] == 3
+        outcomes += [item for group in trained for item in json.loads(group)]
+    assert told["done"] == 6
+    accepted = [o for o in outcomes if o["status"] == "accepted"]
     assert accepted, "smoke layers (quality threshold 0) should mostly be accepted"
 
     kept = json.loads(
@@ -152,17 +157,21 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "seed": 0,
     }
     init_study.python_func(**settings, pipeline_run="run-1")
-    born = generate.python_func(
-        study="s", storage=storage, count=2, pipeline_run="run-1", after=[0]
-    )
+    born = [
+        item
+        for group in generate.python_func(
+            study="s", storage=storage, count=2, per_task=1, pipeline_run="run-1", after=[0]
+        )
+        for item in json.loads(group)
+    ]
     # run-1 dies here; its own init would not touch its trials, the next run's does.
     assert json.loads(init_study.python_func(**settings, pipeline_run="run-1"))["recovered"] == []
     again = json.loads(init_study.python_func(**settings, pipeline_run="run-2"))
-    assert sorted(again["recovered"]) == [json.loads(c)["trial"] for c in born]
+    assert sorted(again["recovered"]) == [c["trial"] for c in born]
     requeued = generate.python_func(
-        study="s", storage=storage, count=2, pipeline_run="run-2", after=[0]
+        study="s", storage=storage, count=2, per_task=2, pipeline_run="run-2", after=[0]
     )
-    assert {json.loads(c)["cid"] for c in requeued} == {json.loads(c)["cid"] for c in born}
+    assert {c["cid"] for c in json.loads(requeued[0])} == {c["cid"] for c in born}
 
 
 def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
@@ -213,3 +222,35 @@ def test_finalize_reports_even_without_a_study_and_runs_on_the_local_runner(tmp_
 class _Status:
     def __init__(self, state):
         self.state = state
+
+
+def test_the_first_step_refuses_a_bad_parameter_in_one_line():
+    values = dict(
+        preset="smoke",
+        space="B",
+        strategy="evolution",
+        population=4,
+        tournament=2.0,
+        selection="pareto",
+        seed=0,
+        generations=1,
+        children=2,
+        candidates_per_task=2,
+        rerank_top=1,
+        rerank_seeds=[0],
+        rerank_archs=[],
+        transfer_tasks=[],
+        device="cpu",
+        candidate_memory_mb=0,
+        candidate_seconds=0.0,
+    )
+    assert json.loads(check_params.python_func(**values)) == {"checked": len(values)}
+    bad = {
+        "preset": ("nope", "preset='nope' is not allowed; allowed: smoke, local, ablation, paper"),
+        "rerank_archs": (["vgg", "lenet"], "rerank_archs='lenet' is not allowed"),
+        "candidates_per_task": (0, "candidates_per_task=0 must be >= 1"),
+        "device": ("tpu", "device='tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
+    }
+    for key, (value, message) in bad.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_params.python_func(**{**values, key: value})

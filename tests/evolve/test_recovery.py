@@ -262,18 +262,20 @@ def test_a_cli_search_shares_a_study_that_a_pipeline_run_holds(tmp_path):
     tasks.init_study(
         "s", storage, **config, tournament=2.0, selection="pareto", seed=0, pipeline_run="run-1"
     )
-    held = tasks.generate("s", storage, 2, pipeline_run="run-1")
+    groups = tasks.generate("s", storage, 2, pipeline_run="run-1", per_task=2)
+    held = [item["trial"] for group in groups for item in json.loads(group)]
+    assert len(groups) == 1 and len(held) == 2
     budget = 5
     same = ("--population", "3", "--tournament", "2", "--workers", "2", "--budget", str(budget))
     done = _run(evolve_command("s", storage, *same))
     assert done.returncode == 0, done.stderr
     search = _search(storage, "s")
     running = search.trials((TrialState.RUNNING,))
-    assert sorted(t.number for t in running) == sorted(json.loads(c)["trial"] for c in held)
+    assert sorted(t.number for t in running) == sorted(held)
     assert all(t.user_attrs["owner"] == {"pipeline_run": "run-1"} for t in running)
     assert search.census().done == budget - len(held)  # its own trials: budget minus the held
 
-    screened = [tasks.reject("s", storage, c) for c in held]
+    screened = [tasks.reject("s", storage, group) for group in groups]
     outcomes = [tasks.train("s", storage, s, device="cpu") for s in screened]
     told = json.loads(tasks.record("s", storage, outcomes))
     assert told["recorded"] == len(held) and told["done"] == budget

@@ -2,6 +2,7 @@
 a candidate's memory and time budget."""
 
 import dataclasses
+import json
 import resource
 
 import pytest
@@ -123,7 +124,9 @@ def test_a_candidate_past_its_time_budget_is_rejected_in_the_worker_and_in_the_t
     )
 
     candidate = bound(search, LayerGraph((Node("abs", (0,)),)))
-    screened = tasks.reject("s", url, candidate.to_json(), limits=slow)
-    held = Screened.from_json(screened).outcome
+    screened = tasks.reject("s", url, f"[{candidate.to_json()}]", limits=slow)
+    (item,) = json.loads(screened)
+    held = Screened.from_json(json.dumps(item)).outcome
     assert (held.status, held.stage, held.trial) == ("rejected", "budget", candidate.trial)
-    assert Outcome.from_json(tasks.train("s", url, screened, device="cpu")) == held
+    (trained,) = json.loads(tasks.train("s", url, screened, device="cpu"))
+    assert Outcome(**trained) == held

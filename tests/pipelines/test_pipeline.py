@@ -60,6 +60,32 @@ def test_the_run_form_describes_every_parameter_with_its_allowed_values():
     assert "Default: paper." in " ".join(form["preset"]["description"].split())
 
 
+def _tasks(dag: dict, spec: dict):
+    """Every task of the pipeline, loops and exit handler included: (component, display name)."""
+    for task in dag["tasks"].values():
+        yield task["componentRef"]["name"], task["taskInfo"]["name"]
+        inner = spec["components"][task["componentRef"]["name"]].get("dag")
+        if inner:
+            yield from _tasks(inner, spec)
+
+
+def test_the_run_graph_has_readable_task_names_and_checks_parameters_first():
+    spec = next(yaml.safe_load_all((COMPILED / "evonorm-search.yaml").read_text()))
+    names = dict(_tasks(spec["root"]["dag"], spec))
+    assert names["comp-check-params"] == "check parameters"
+    assert names["comp-reject"] == "reject: rejection chain"
+    assert names["comp-train"] == "train on anchors"
+    steps = {c: n for c, n in names.items() if not c.startswith(("comp-for-loop", "comp-exit"))}
+    assert all(" " in name for name in steps.values()), steps  # words, not component ids
+    body = next(
+        c
+        for c in spec["components"].values()
+        if "check-params" in c.get("dag", {}).get("tasks", {})
+    )
+    prepare = body["dag"]["tasks"]["prepare-data"]
+    assert prepare["dependentTasks"] == ["check-params"]
+
+
 def test_the_image_registry_is_chosen_at_compile_time(tmp_path):
     registry = "registry.example.com:5000/ml/"
     moved = compile_pipeline("evonorm-search", tmp_path / "moved.yaml", image_registry=registry)

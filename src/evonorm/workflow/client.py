@@ -49,12 +49,16 @@ def compile_pipeline(name: str, path: str | Path, *, image_registry: str | None 
 
 def run_local(name: str, arguments: dict, *, pipeline_root: str | Path) -> None:
     """Run the pipeline on the KFP local runner (each task a subprocess of this environment);
-    raises on a failed task. The runner executes up to two loop iterations at once, so each
-    task's torch gets half the CPUs (unless OMP_NUM_THREADS is set): two tasks with all the
-    cores each oversubscribe them and run several times slower."""
+    raises on a failed task. The runner executes up to two loop iterations at once, so the
+    reject and train tasks inside the candidates loop get half the CPUs each (two tasks with all
+    the cores oversubscribe them and run several times slower); tasks that run alone (the
+    quality references, rerank, transfer) keep them all."""
+    from evonorm.tasks import LOOP_THREADS_ENV
+
     check_arguments(name, arguments)
     func = pipeline(name)
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // LOCAL_PARALLEL)))
+    loop_threads = str(max(1, (os.cpu_count() or 2) // LOCAL_PARALLEL))
+    os.environ.setdefault(LOOP_THREADS_ENV, loop_threads)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(pipeline_root),

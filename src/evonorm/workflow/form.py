@@ -2,33 +2,17 @@
 values (read from the registries that define them, so the form never drifts from the code) and
 its default. :func:`documented` writes them into the pipeline function's docstring as a
 Google-style ``Args:`` section, which the KFP compiler turns into each parameter's
-``description`` in the IR; :data:`CHOICES` is also what :mod:`evonorm.workflow.params` checks
-a run's arguments against.
+``description`` in the IR; :data:`CHOICES` lives in :mod:`evonorm.parameters`, which also checks
+a run's arguments against it.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 
-from evonorm.evolve.selection import SELECTIONS, STRATEGIES
-from evonorm.proxy.architectures import ARCHITECTURES
-from evonorm.proxy.presets import PRESETS
-from evonorm.space import SPACES
-from evonorm.transfer import TASKS
+from evonorm.parameters import CHOICES, DEVICE
 
 __all__ = ["CHOICES", "DEVICE", "HELP", "documented"]
-
-#: The allowed values of the choice parameters (list parameters: any subset).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "preset": tuple(PRESETS),
-    "space": tuple(SPACES),
-    "strategy": tuple(STRATEGIES),
-    "selection": SELECTIONS,
-    "rerank_archs": tuple(ARCHITECTURES),
-    "transfer_tasks": TASKS,
-}
-DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 #: What each parameter means (allowed values and the default are added by :func:`documented`).
 HELP: dict[str, str] = {
@@ -52,6 +36,9 @@ HELP: dict[str, str] = {
     "seed": "Seed of the search's random draws; an integer.",
     "generations": "Generations this run adds, one after the other; an integer >= 1.",
     "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
+    "candidates_per_task": "Candidates one reject task and one train task evaluate one after "
+    "the other, so that a pod's start and set-up are paid once per group; fewer means more "
+    "parallel pods. An integer >= 1.",
     "rerank_top": "Finalists retrained on held-out data and networks after the search; an "
     "integer >= 1.",
     "rerank_seeds": "Seeds of the rerank, a JSON list of integers (e.g. [0, 1]).",

@@ -14,20 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from evonorm.evolve import SearchConfig
-from evonorm.evolve.selection import tournament_value
-from evonorm.workflow.form import CHOICES, DEVICE
+from evonorm.parameters import check_values
 
 __all__ = ["COMPILED", "check_arguments", "compiled", "defaults", "names", "parse_params"]
 
 COMPILED = Path(__file__).with_name("compiled")
-_AT_LEAST = {
-    "generations": 1,
-    "children": 1,
-    "rerank_top": 1,
-    "candidate_memory_mb": 0,
-    "candidate_seconds": 0,
-}
 # The IR's parameter types; a protobuf Value holds every number as a double, so whole numbers in
 # list defaults (rerank_seeds: [0.0, 1.0]) are read back as ints.
 _TYPES = {
@@ -102,44 +93,5 @@ def parse_params(name: str, pairs: list[str]) -> dict:
 
 def check_arguments(name: str, arguments: dict) -> None:
     """Raise one ``ValueError`` for the first parameter whose value the pipeline would refuse
-    later (in a pod, minutes into a run)."""
-    values = {**defaults(name), **arguments}
-    for key, allowed in CHOICES.items():
-        if key not in values:
-            continue
-        given = values[key]
-        for value in given if isinstance(given, list) else [given]:
-            if value not in allowed:
-                raise ValueError(
-                    f"pipeline parameter {key}={value!r} is not allowed; allowed: "
-                    f"{', '.join(allowed)}"
-                )
-    if "device" in values and not DEVICE.match(str(values["device"])):
-        raise ValueError(
-            f"pipeline parameter device={values['device']!r} is not allowed; allowed: auto, "
-            "cpu, cuda, cuda:N"
-        )
-    for key, least in _AT_LEAST.items():
-        if key in values and values[key] < least:
-            raise ValueError(f"pipeline parameter {key}={values[key]} must be >= {least}")
-    if "rerank_seeds" in values and not (
-        values["rerank_seeds"] and all(isinstance(s, int) for s in values["rerank_seeds"])
-    ):
-        raise ValueError(
-            f"pipeline parameter rerank_seeds={values['rerank_seeds']!r}: expected a non-empty "
-            "list of integers, e.g. [0, 1]"
-        )
-    if "population" in values:
-        tournament = values["tournament"]
-        try:
-            SearchConfig(
-                preset=values["preset"],
-                space=values["space"],
-                strategy=values["strategy"],
-                population=values["population"],
-                tournament=tournament_value(tournament),
-                selection=values["selection"],
-                seed=values["seed"],
-            )
-        except (ValueError, KeyError) as error:
-            raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None
+    later (in a pod, minutes into a run); the pipeline's first step runs the same check."""
+    check_values({**defaults(name), **arguments})

@@ -1,0 +1,83 @@
+"""The search pipeline's parameter rules, in one place: the allowed values of the choice
+parameters (read from the registries that define them, so they never drift from the code), the
+lower bounds of the numbers, and :func:`check_values`. The CLI checks a run's arguments with it
+before any request (:mod:`evonorm.workflow.params`), the run form lists the allowed values
+(:mod:`evonorm.workflow.form`), and the pipeline's first step checks them again, for runs
+started from the KFP UI.
+"""
+
+from __future__ import annotations
+
+import re
+
+from evonorm.evolve import SearchConfig
+from evonorm.evolve.selection import SELECTIONS, STRATEGIES, tournament_value
+from evonorm.proxy.architectures import ARCHITECTURES
+from evonorm.proxy.presets import PRESETS
+from evonorm.space import SPACES
+from evonorm.transfer import TASKS
+
+__all__ = ["AT_LEAST", "CHOICES", "DEVICE", "check_values"]
+
+#: The allowed values of the choice parameters (list parameters: any subset).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "preset": tuple(PRESETS),
+    "space": tuple(SPACES),
+    "strategy": tuple(STRATEGIES),
+    "selection": SELECTIONS,
+    "rerank_archs": tuple(ARCHITECTURES),
+    "transfer_tasks": TASKS,
+}
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+AT_LEAST = {
+    "generations": 1,
+    "children": 1,
+    "candidates_per_task": 1,
+    "rerank_top": 1,
+    "candidate_memory_mb": 0,
+    "candidate_seconds": 0,
+}
+
+
+def check_values(values: dict) -> None:
+    """Raise one ``ValueError`` naming the first parameter of ``values`` the pipeline would
+    refuse and what it allows (parameters absent from ``values`` are not checked)."""
+    for key, allowed in CHOICES.items():
+        if key not in values:
+            continue
+        given = values[key]
+        for value in given if isinstance(given, list) else [given]:
+            if value not in allowed:
+                raise ValueError(
+                    f"pipeline parameter {key}={value!r} is not allowed; allowed: "
+                    f"{', '.join(allowed)}"
+                )
+    if "device" in values and not DEVICE.match(str(values["device"])):
+        raise ValueError(
+            f"pipeline parameter device={values['device']!r} is not allowed; allowed: auto, "
+            "cpu, cuda, cuda:N"
+        )
+    for key, least in AT_LEAST.items():
+        if key in values and values[key] < least:
+            raise ValueError(f"pipeline parameter {key}={values[key]} must be >= {least}")
+    if "rerank_seeds" in values and not (
+        values["rerank_seeds"] and all(isinstance(s, int) for s in values["rerank_seeds"])
+    ):
+        raise ValueError(
+            f"pipeline parameter rerank_seeds={values['rerank_seeds']!r}: expected a non-empty "
+            "list of integers, e.g. [0, 1]"
+        )
+    if "population" in values:
+        tournament = values["tournament"]
+        try:
+            SearchConfig(
+                preset=values["preset"],
+                space=values["space"],
+                strategy=values["strategy"],
+                population=values["population"],
+                tournament=tournament_value(tournament),
+                selection=values["selection"],
+                seed=values["seed"],
+            )
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None
