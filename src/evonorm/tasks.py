@@ -87,8 +87,15 @@ def _data(search: Search, device: str = "cpu"):
 
 def check_params(**values) -> str:
     """The run's parameters checked against the code's registries (one ``ValueError`` line
-    naming the first bad one and what it allows); a JSON summary."""
-    check_values(values)
+    naming the first bad one and what it allows); a JSON summary. In a pod, list items arrive
+    as protobuf doubles (``[0.0, 1.0]``): whole ones are read as the integers they were."""
+    whole = {
+        k: [int(x) if isinstance(x, float) and x.is_integer() else x for x in v]
+        if isinstance(v, list)
+        else v
+        for k, v in values.items()
+    }
+    check_values(whole)
     return json.dumps({"checked": len(values)})
 
 

@@ -237,7 +237,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         children=2,
         candidates_per_task=2,
         rerank_top=1,
-        rerank_seeds=[0],
+        rerank_seeds=[0.0, 1.0],  # as a pod gets them: protobuf doubles
         rerank_archs=[],
         transfer_tasks=[],
         device="cpu",
