@@ -174,6 +174,58 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
     assert {c["cid"] for c in json.loads(requeued[0])} == {c["cid"] for c in born}
 
 
+def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
+    """run-1 dies with one group trained, one screened and one untouched, none recorded; run-2
+    re-queues and evaluates all three once, and run-1's late record (a zombie pod) changes
+    nothing: nothing lost, nothing twice, nothing left RUNNING."""
+    storage = f"journal:{tmp_path / 'study.log'}"
+    settings = {
+        "study": "s",
+        "storage": storage,
+        "preset": "smoke",
+        "space": "B",
+        "strategy": "random",
+        "population": 3,
+        "tournament": 2.0,
+        "selection": "pareto",
+        "seed": 1,
+    }
+    limits = {"memory_mb": 2048, "seconds": 0.0}
+    init_study.python_func(**settings, pipeline_run="run-1")
+    groups = generate.python_func(
+        study="s", storage=storage, count=3, per_task=1, pipeline_run="run-1", after=[0]
+    )
+    first = reject.python_func(study="s", storage=storage, candidates=groups[0], **limits)
+    late = train.python_func(study="s", storage=storage, screened=first, device="cpu", **limits)
+    reject.python_func(study="s", storage=storage, candidates=groups[1], **limits)
+    # run-1 is killed here: its record step never runs.
+
+    again = json.loads(init_study.python_func(**settings, pipeline_run="run-2"))
+    assert len(again["recovered"]) == 3
+    (group,) = generate.python_func(
+        study="s", storage=storage, count=3, per_task=3, pipeline_run="run-2", after=[0]
+    )
+    born = {json.loads(g)[0]["cid"] for g in groups}
+    assert {c["cid"] for c in json.loads(group)} == born
+    screened = reject.python_func(study="s", storage=storage, candidates=group, **limits)
+    trained = train.python_func(
+        study="s", storage=storage, screened=screened, device="cpu", **limits
+    )
+    told = json.loads(
+        record.python_func(study="s", storage=storage, outcomes=[trained], tracking_uri="")
+    )
+    assert (told["recorded"], told["done"]) == (3, 3)
+    zombie = json.loads(
+        record.python_func(study="s", storage=storage, outcomes=[late], tracking_uri="")
+    )
+    assert (zombie["recorded"], zombie["done"]) == (0, 3)
+
+    trials = Search.open("s", open_storage(storage)).trials()
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    recorded = [t.user_attrs["cid"] for t in trials if "status" in t.user_attrs]
+    assert sorted(recorded) == sorted(born)  # each candidate once, none lost
+
+
 def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
     storage = f"journal:{tmp_path / 'study.log'}"
     init_study.python_func(
