@@ -5,6 +5,7 @@ evaluated twice, no trial left RUNNING or WAITING."""
 import collections
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -280,3 +281,35 @@ def test_a_cli_search_shares_a_study_that_a_pipeline_run_holds(tmp_path):
     told = json.loads(tasks.record("s", storage, outcomes))
     assert told["recorded"] == len(held) and told["done"] == budget
     _check_invariants(storage, "s", budget)
+
+
+@pytest.mark.timeout(3 * DEADLINE)
+def test_a_full_disk_stops_the_search_in_one_line_and_the_same_command_resumes(
+    tmp_path, study_name
+):
+    """The journal cannot grow past a few kB (RLIMIT_FSIZE: writes fail with EFBIG, as they
+    fail with ENOSPC on a full disk): the search stops with one line and exit 2, keeps all it
+    recorded, and the same command resumes once there is room."""
+    storage = f"journal:{tmp_path / 'study.log'}"
+    budget = 8
+    first = _run(evolve_command(study_name, storage, "--budget", "2"))
+    assert first.returncode == 0, first.stderr
+    room = (tmp_path / "study.log").stat().st_size + 4096
+
+    def full_soon() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+    stopped = _run(
+        evolve_command(study_name, storage, "--budget", str(budget)), preexec_fn=full_soon
+    )
+    assert stopped.returncode == 2, stopped.stderr
+    assert "Traceback" not in stopped.stderr, stopped.stderr
+    (line,) = [line for line in stopped.stderr.splitlines() if line.startswith("evonorm:")]
+    assert line.startswith(f"evonorm: error: cannot write study storage {storage}: the disk")
+    assert "run the same command to resume" in line
+    kept = _search(storage, study_name).census().done
+    assert 2 <= kept < budget
+
+    resumed = _run(evolve_command(study_name, storage, "--budget", str(budget)))
+    assert resumed.returncode == 0, resumed.stderr
+    _check_invariants(storage, study_name, budget)

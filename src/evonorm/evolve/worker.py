@@ -9,6 +9,8 @@ command resumes the same study; ``budget`` is the study's total of recorded cand
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import multiprocessing as mp
 import os
 import signal
@@ -26,7 +28,7 @@ from evonorm.evolve import steps
 from evonorm.evolve.owner import this_process
 from evonorm.evolve.recovery import recover, requeue
 from evonorm.evolve.search import Census, Search, SearchConfig, SearchError, quiet_optuna
-from evonorm.evolve.storage import StorageSpec, open_storage
+from evonorm.evolve.storage import StorageError, StorageSpec, open_storage
 from evonorm.proxy.data import DATASETS
 from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
@@ -35,6 +37,8 @@ __all__ = ["Stopped", "WorkerSettings", "run_search", "work"]
 
 MAX_ROUNDS = 3
 STOP_GRACE = 10.0  # seconds a worker gets to exit after SIGTERM before it is killed
+STORAGE_FULL_EXIT = 75  # a worker's exit status when the study storage cannot be written
+FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # disk full, file size limit, quota
 
 
 class Stopped(KeyboardInterrupt):
@@ -98,7 +102,12 @@ def work(settings: WorkerSettings) -> int:
 
 
 def _worker_main(settings: WorkerSettings) -> None:
-    work(settings)
+    try:
+        work(settings)
+    except OSError as error:  # a full disk is no bug: the launcher stops with one line
+        if error.errno not in FULL:
+            raise
+        sys.exit(STORAGE_FULL_EXIT)
 
 
 def run_search(
@@ -158,6 +167,12 @@ def run_search(
                 time.sleep(0.5)
             for p in processes:
                 p.join()
+            if any(p.exitcode == STORAGE_FULL_EXIT for p in processes):
+                raise StorageError(
+                    f"cannot write study storage {settings.storage}: the disk (or quota, or "
+                    "file size limit) is full; free space and run the same command to resume: "
+                    "every candidate recorded before is kept"
+                )
             failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode]
             if not failed:
                 break
@@ -179,7 +194,8 @@ def run_search(
     finally:
         _stop(processes)
         restore()
-        recover(search.study)
+        with contextlib.suppress(OSError):  # a full disk: the next run recovers instead
+            recover(search.study)
         census = search.census()
         _show(bar, census)
         bar.close()
