@@ -95,6 +95,8 @@ def evonorm_search(
     tournament: float = 4.0,
     selection: str = "pareto",
     seed: int = 0,
+    mutations: str = "",
+    seed_layers: str = "",
     generations: int = 8,
     children: int = 16,
     candidates_per_task: int = 4,
@@ -120,6 +122,8 @@ def evonorm_search(
             tournament=tournament,
             selection=selection,
             seed=seed,
+            mutations=mutations,
+            seed_layers=seed_layers,
             generations=generations,
             children=children,
             candidates_per_task=candidates_per_task,
@@ -149,6 +153,8 @@ def evonorm_search(
             tournament=tournament,
             selection=selection,
             seed=seed,
+            mutations=mutations,
+            seed_layers=seed_layers,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)
         _cluster(init, "open study and references", cpu="2", memory="4Gi", retries=2)

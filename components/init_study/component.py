@@ -16,6 +16,8 @@ def init_study(
     tournament: float,
     selection: str,
     seed: int,
+    mutations: str,
+    seed_layers: str,
     pipeline_run: str,
 ) -> str:
     """Create the study or resume it with the same settings; recover trials of dead runs;
@@ -33,4 +35,6 @@ def init_study(
         selection,
         seed,
         pipeline_run,
+        mutations,
+        seed_layers,
     )

@@ -15,6 +15,7 @@ from evonorm.evolve.selection import SELECTIONS, STRATEGIES, tournament_value
 from evonorm.proxy.architectures import ARCHITECTURES
 from evonorm.proxy.presets import PRESETS
 from evonorm.space import SPACES
+from evonorm.space.mutations import parse_mix
 from evonorm.transfer import TASKS
 
 __all__ = ["AT_LEAST", "CHOICES", "DEVICE", "check_values"]
@@ -78,6 +79,8 @@ def check_values(values: dict) -> None:
                 tournament=tournament_value(tournament),
                 selection=values["selection"],
                 seed=values["seed"],
+                mutations=parse_mix(values["mutations"]) if values.get("mutations") else None,
+                seed_layers=tuple(n for n in values.get("seed_layers", "").split(",") if n),
             )
         except (ValueError, KeyError) as error:
             raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None

@@ -42,6 +42,7 @@ from evonorm.evolve.steps import (
 from evonorm.parameters import check_values
 from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
+from evonorm.space.mutations import parse_mix
 
 __all__ = [
     "candidate_limits",
@@ -118,6 +119,8 @@ def init_study(
     selection: str,
     seed: int,
     pipeline_run: str,
+    mutations: str = "",
+    seed_layers: str = "",
 ) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
     recover trials left RUNNING by dead runs; compute the quality references once. Returns the
@@ -132,6 +135,8 @@ def init_study(
         tournament=tournament_value(tournament),
         selection=selection,
         seed=seed,
+        mutations=parse_mix(mutations) if mutations else None,
+        seed_layers=tuple(n for n in seed_layers.split(",") if n),
     )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)
     recovered = recover(search.study, pipeline_run=pipeline_run)

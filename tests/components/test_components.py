@@ -73,6 +73,8 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
             tournament=2.0,
             selection="pareto",
             seed=0,
+            mutations="op=0.5,insert=0.5",
+            seed_layers="bn_relu",
             pipeline_run="run-1",
         )
     )
@@ -155,6 +157,8 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "tournament": 2.0,
         "selection": "pareto",
         "seed": 0,
+        "mutations": "",
+        "seed_layers": "",
     }
     init_study.python_func(**settings, pipeline_run="run-1")
     born = [
@@ -189,6 +193,8 @@ def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
         "tournament": 2.0,
         "selection": "pareto",
         "seed": 1,
+        "mutations": "",
+        "seed_layers": "",
     }
     limits = {"memory_mb": 2048, "seconds": 0.0}
     init_study.python_func(**settings, pipeline_run="run-1")
@@ -238,6 +244,8 @@ def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
         tournament=2.0,
         selection="pareto",
         seed=0,
+        mutations="",
+        seed_layers="",
         pipeline_run="r",
     )
     assert (
@@ -285,6 +293,8 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         tournament=2.0,
         selection="pareto",
         seed=0,
+        mutations="",
+        seed_layers="",
         generations=1,
         children=2,
         candidates_per_task=2,
@@ -301,6 +311,8 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         "preset": ("nope", "preset='nope' is not allowed; allowed: smoke, local, ablation, paper"),
         "rerank_archs": (["vgg", "lenet"], "rerank_archs='lenet' is not allowed"),
         "candidates_per_task": (0, "candidates_per_task=0 must be >= 1"),
+        "mutations": ("swap=1", "unknown mutations ['swap']; known: redraw, op, rewire"),
+        "seed_layers": ("bn_relu,nope", "unknown seed layer 'nope'; known: bn_relu"),
         "device": ("tpu", "device='tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
     }
     for key, (value, message) in bad.items():

@@ -8,6 +8,7 @@ from optuna.trial import TrialState
 from evonorm.evolve import Outcome, Search, SearchConfig, SearchError, open_storage
 from evonorm.evolve.steps import generate, record
 from evonorm.proxy.presets import get_preset
+from evonorm.space import known_layer
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 
@@ -46,6 +47,16 @@ def test_a_study_scored_under_another_preset_revision_is_refused(tmp_path):
     with pytest.raises(SearchError, match="revision not recorded"):
         Search.open("s", storage, SearchConfig(preset="smoke"))
     assert Search.open("s", storage).config == search.config  # reading it is still allowed
+
+
+def test_resuming_with_another_mutation_mix_is_refused_and_names_both(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    mix = {"op": 0.5, "rewire": 0.5}
+    search = Search.open("s", storage, SearchConfig(preset="smoke", mutations=mix))
+    assert Search.open("s", storage).config.mutations == mix  # stored with the study
+    with pytest.raises(SearchError, match=r"mutations: stored \{'op': 0.5, 'rewire': 0.5\}"):
+        Search.open("s", storage, SearchConfig(preset="smoke"))
+    assert search.config.to_attrs()["mutations"] == mix
 
 
 def test_a_study_stored_before_a_setting_existed_resumes_with_its_default(tmp_path):
@@ -164,3 +175,19 @@ def test_recording_a_trial_that_was_reclaimed_changes_nothing(tmp_path):
     assert record(search, accepted(c.trial, 0.9, 0.9, 0.9)) is False
     assert search.study.trials[0].state == TrialState.FAIL
     assert "status" not in search.study.trials[0].user_attrs
+
+
+def test_a_warm_start_proposes_the_seed_layers_first_and_once(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    config = SearchConfig(preset="smoke", population=4, seed_layers=("bn_relu", "evonorm_b0"))
+    search = Search.open("w", storage, config)
+    first = generate(search, 3)
+    assert [c.origin for c in first] == ["seed", "seed", "random"]
+    assert [c.graph for c in first[:2]] == [known_layer("bn_relu"), known_layer("evonorm_b0")]
+    resumed = Search.open("w", storage, config)  # a resumed search does not seed again
+    assert [c.origin for c in generate(resumed, 2)] == ["random", "random"]
+    assert Search.open("w", storage).config.seed_layers == ("bn_relu", "evonorm_b0")
+    with pytest.raises(SearchError, match="seed_layers: stored"):
+        Search.open("w", storage, SearchConfig(preset="smoke", population=4))
+    with pytest.raises(ValueError, match="uses batch statistics: not in space S"):
+        SearchConfig(preset="smoke", space="S", seed_layers=("bn_relu",))

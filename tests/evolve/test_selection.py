@@ -117,6 +117,22 @@ def test_mutant_child_records_its_parent_and_differs_in_its_live_graph():
         assert child.structural_hash != parent.graph.prune().structural_hash()
 
 
+def test_a_mutation_mix_drives_the_children_and_names_their_mutation():
+    population = [member(10 + i, 0.5, 0.5) for i in range(4)]
+    rng = np.random.default_rng(2)
+    paper = Evolution(population_size=4, tournament=2)
+    assert {paper.child(population, rng, "B").mutation for _ in range(20)} == {"redraw"}
+    mixed = Evolution(population_size=4, tournament=2, mutations={"op": 0.5, "insert": 0.5})
+    children = [mixed.child(population, rng, "B") for _ in range(200)]
+    assert {c.mutation for c in children} == {"op", "insert"}
+    for child in children:
+        parent = next(m for m in population if m.trial == child.parent).graph
+        if child.mutation == "op":  # same shape, one op changed
+            assert [n.inputs for n in child.graph.nodes] == [n.inputs for n in parent.nodes]
+    with pytest.raises(ValueError, match="must sum to 1"):
+        Evolution(population_size=4, tournament=2, mutations={"op": 0.7})
+
+
 def test_random_search_ignores_the_population():
     child = RandomSearch().child([member(0, 1.0)], np.random.default_rng(3), "S")
     assert (child.origin, child.space, child.parent) == ("random", "S", None)

@@ -25,6 +25,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
     from evonorm.evolve.worker import Stopped, WorkerSettings, run_search
     from evonorm.proxy.data import DataError
     from evonorm.proxy.limits import Limits
+    from evonorm.space.mutations import parse_mix
 
     storage = storage_of(args)
     try:
@@ -38,6 +39,8 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             seed=args.seed,
             warmup=args.warmup,
             novel=args.novel,
+            mutations=parse_mix(args.mutations) if args.mutations else None,
+            seed_layers=tuple(n for n in (args.seed_layers or "").split(",") if n),
         )
         settings = WorkerSettings(
             study=args.study,
@@ -185,6 +188,18 @@ def add(commands) -> None:
     )
     evolve.add_argument(
         "--novel", action="store_true", help="redraw children already evaluated (same structure)"
+    )
+    evolve.add_argument(
+        "--mutations",
+        metavar="NAME=P,...",
+        help="evolution's mutation mix, probabilities summing to 1, e.g. "
+        "redraw=0.2,op=0.3,rewire=0.2,insert=0.2,remove=0.1 (default: redraw=1, the paper's)",
+    )
+    evolve.add_argument(
+        "--seed-layers",
+        metavar="A,B,...",
+        help="known layers evaluated first, a warm start (e.g. bn_relu,evonorm_b0); "
+        "default: none, a random initial population",
     )
     evolve.add_argument("--seed", type=int, default=0)
     evolve.add_argument("--device", default="cpu", help="torch device for the workers")

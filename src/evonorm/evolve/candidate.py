@@ -33,8 +33,9 @@ class Candidate:
     graph: LayerGraph
     space: str
     generation: int  # 0 for random layers; parent's generation + 1 for mutants
-    origin: str  # "random" | "mutation"
+    origin: str  # "random" | "mutation" | "seed" (a known layer of a warm start)
     parent: int | None = None  # trial number of the tournament winner
+    mutation: str = ""  # which mutation made it (space.mutations), "" for random layers
     cid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     trial: int | None = None  # the trial that evaluates it (set when bound)
 
@@ -54,6 +55,7 @@ class Candidate:
             "generation": self.generation,
             "origin": self.origin,
             "parent": self.parent,
+            "mutation": self.mutation,
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class Candidate:
             generation=int(attrs["generation"]),
             origin=attrs["origin"],
             parent=attrs.get("parent"),
+            mutation=attrs.get("mutation", ""),
             cid=attrs["cid"],
             trial=trial,
         )

@@ -29,7 +29,8 @@ from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
 from evonorm.reject.protocol import json_safe
-from evonorm.space import SPACES
+from evonorm.space import KNOWN_LAYERS, SPACES
+from evonorm.space.mutations import DEFAULT_MIX, check_mix
 
 __all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_optuna"]
 
@@ -62,6 +63,8 @@ class SearchConfig:
     seed: int = 0
     warmup: int | None = None  # evolution: members before mutation starts (None: population)
     novel: bool = False  # redraw children whose structure the search already evaluated
+    mutations: dict[str, float] | None = None  # evolution's mutation mix (None: the paper's)
+    seed_layers: tuple[str, ...] = ()  # known layers proposed first (a warm start)
 
     def __post_init__(self) -> None:
         get_preset(self.preset)  # raises with the known names
@@ -69,12 +72,27 @@ class SearchConfig:
             raise ValueError(f"space must be one of {sorted(SPACES)}, got {self.space!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {self.strategy!r}")
+        object.__setattr__(self, "seed_layers", tuple(self.seed_layers))
+        for name in self.seed_layers:
+            if name not in KNOWN_LAYERS:
+                raise ValueError(f"unknown seed layer {name!r}; known: {', '.join(KNOWN_LAYERS)}")
+            if self.space == "S" and KNOWN_LAYERS[name].uses_batch:
+                raise ValueError(f"seed layer {name!r} uses batch statistics: not in space S")
+        if len(set(self.seed_layers)) != len(self.seed_layers):
+            raise ValueError(f"seed layers repeat: {', '.join(self.seed_layers)}")
+        if self.mutations is not None:
+            if self.strategy != "evolution":
+                raise ValueError("mutations apply to evolution only, not to random search")
+            mix = check_mix(self.mutations)
+            object.__setattr__(self, "mutations", None if mix == DEFAULT_MIX else mix)
         self.make_strategy()  # validates population / tournament / selection
 
     def make_strategy(self) -> Evolution | RandomSearch:
         if self.strategy == "random":
             return RandomSearch()
-        return Evolution(self.population, self.tournament, self.selection, self.warmup)
+        return Evolution(
+            self.population, self.tournament, self.selection, self.warmup, self.mutations
+        )
 
     @property
     def anchors(self) -> tuple[str, ...]:
@@ -292,15 +310,28 @@ class Search:
             trial.set_user_attr("owner", owner)
         if "cid" in trial.user_attrs:
             return Candidate.from_attrs(trial.user_attrs, trial.number)
-        rng = np.random.default_rng([self.config.seed, trial.number])
-        avoid = self.proposed() if self.config.novel else frozenset()
-        candidate = self.strategy.child(self.population(), rng, self.config.space, avoid)
+        candidate = self._next_seed_layer()
+        if candidate is None:
+            rng = np.random.default_rng([self.config.seed, trial.number])
+            avoid = self.proposed() if self.config.novel else frozenset()
+            candidate = self.strategy.child(self.population(), rng, self.config.space, avoid)
         attrs = candidate.attrs()
         cid = attrs.pop("cid")
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         trial.set_user_attr("cid", cid)  # last: a trial with a cid holds its whole candidate
         return dataclasses.replace(candidate, trial=trial.number)
+
+    def _next_seed_layer(self) -> Candidate | None:
+        """The first seed layer no trial carries yet (a warm start), else None."""
+        if not self.config.seed_layers:
+            return None
+        carried = [t.user_attrs.get("graph") for t in self.trials() if "cid" in t.user_attrs]
+        for name in self.config.seed_layers:
+            graph = KNOWN_LAYERS[name]
+            if graph.to_dict() not in carried:
+                return Candidate(graph, self.config.space, generation=0, origin="seed")
+        return None
 
     def record(self, outcome: Outcome) -> FrozenTrial:
         """Tell the study ``outcome``: attributes first (a finished trial is read-only)."""

@@ -10,8 +10,9 @@ Regularized evolution (Real et al. 2019), as used by the paper with K architectu
   uniformly without replacement; its winner is a uniformly drawn member of the tournament's
   Pareto front over the K scores (``selection="pareto"``, the paper's choice) or the member with
   the best average score (``selection="average"``);
-- the child is the winner mutated (:func:`evonorm.space.mutate`), redrawn until its live graph
-  differs from the winner's — a mutation of a dead node would only re-score the parent;
+- the child is the winner mutated, redrawn until its live graph differs from the winner's — a
+  mutation of a dead node would only re-score the parent. ``mutations`` mixes the catalogue of
+  :mod:`evonorm.space.mutations` by probability; the default is the paper's redraw alone;
 - with ``novel`` searches (:class:`~evonorm.evolve.search.SearchConfig`), children whose
   structure the search already evaluated are redrawn too (random search as well): a layer with
   a one-node live graph has few distinct mutants, and re-proposing rejected ones spends the
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from evonorm.evolve.candidate import Candidate
-from evonorm.space import LayerGraph, mutate, random_graph
+from evonorm.space import LayerGraph, random_graph
+from evonorm.space.mutations import DEFAULT_MIX, check_mix, mutate_by
 
 __all__ = [
     "SELECTIONS",
@@ -117,6 +119,7 @@ class Evolution:
     tournament: int | float = 4
     selection: str = "pareto"
     warmup: int | None = None  # members needed before mutating (None: population_size)
+    mutations: dict[str, float] | None = None  # mutation -> probability (None: the paper's)
 
     name = "evolution"
 
@@ -144,6 +147,8 @@ class Evolution:
             )
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.mutations is not None:
+            check_mix(self.mutations)
 
     def tournament_size(self, population: int) -> int:
         if isinstance(self.tournament, float):
@@ -175,8 +180,9 @@ class Evolution:
             return RandomSearch().child(pool, rng, space, avoid)
         winner = self.select(pool, rng)
         parent_hash = winner.graph.prune().structural_hash()
+        mix = self.mutations or DEFAULT_MIX
         for draw in range(1, MAX_MUTATION_DRAWS + 1):
-            graph = mutate(winner.graph, rng)
+            name, graph = mutate_by(winner.graph, rng, mix)
             child_hash = graph.prune().structural_hash()
             if child_hash != parent_hash and child_hash not in avoid:
                 break
@@ -184,7 +190,12 @@ class Evolution:
                 winner = self.select(pool, rng)
                 parent_hash = winner.graph.prune().structural_hash()
         return Candidate(
-            graph, space, generation=winner.generation + 1, origin="mutation", parent=winner.trial
+            graph,
+            space,
+            generation=winner.generation + 1,
+            origin="mutation",
+            parent=winner.trial,
+            mutation=name,
         )
 
 

@@ -30,7 +30,7 @@ from evonorm.space.graph import NUM_INITIAL, GraphError, LayerGraph, Node
 from evonorm.space.ops import OPS, SPACES
 from evonorm.space.random import mutate as redraw
 
-__all__ = ["DEFAULT_MIX", "MUTATIONS", "Mutation", "check_mix", "mutate_by"]
+__all__ = ["DEFAULT_MIX", "MUTATIONS", "Mutation", "check_mix", "mutate_by", "parse_mix"]
 
 Mutation = Callable[[LayerGraph, np.random.Generator], LayerGraph | None]
 _TRIES = 64  # random choices one mutation tries before it says it cannot apply
@@ -178,6 +178,22 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
     if abs(total - 1.0) > 1e-6:
         raise ValueError(f"mutation probabilities must sum to 1, got {total:g} ({dict(mix)})")
     return {k: float(v) for k, v in mix.items() if v > 0}
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"op=0.5,rewire=0.5"`` → ``{"op": 0.5, "rewire": 0.5}``, checked; "" → the paper's."""
+    if not text.strip():
+        return dict(DEFAULT_MIX)
+    mix = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"mutations {text!r}: expected NAME=P,... (e.g. op=0.5,rewire=0.5)")
+    return check_mix(mix)
 
 
 def mutate_by(

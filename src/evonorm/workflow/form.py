@@ -34,6 +34,11 @@ HELP: dict[str, str] = {
     "selection": "Tournament winner: pareto (a random layer of the Pareto front over the "
     "anchor networks) or average (best mean accuracy).",
     "seed": "Seed of the search's random draws; an integer.",
+    "mutations": "Evolution's mutation mix as NAME=P,... with probabilities summing to 1, from "
+    "redraw (the paper's: one node gets a new op and inputs), op, rewire, insert, remove "
+    "(docs/evolution.md). Empty: redraw alone, as in the paper.",
+    "seed_layers": "Known layers evaluated first, a warm start, as a,b,... (e.g. "
+    "bn_relu,evonorm_b0; see evonorm layer show). Empty: a random initial population.",
     "generations": "Generations this run adds, one after the other; an integer >= 1.",
     "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
     "candidates_per_task": "Candidates one reject task and one train task evaluate one after "
