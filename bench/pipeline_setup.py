@@ -1,84 +1,67 @@
 """Set-up time per candidate on the KFP local runner: the wall time of the candidate tasks
 (``reject`` and ``train``) minus the evaluation inside them (target <= 5 s per candidate).
 
-    make search 2>&1 | tee search.log
-    .venv/bin/python bench/pipeline_setup.py search.log --storage journal:runs/search/optuna.log
+    make search
+    .venv/bin/python bench/pipeline_setup.py runs/kfp/evonorm-search-<timestamp> \\
+        --storage journal:runs/search/optuna.log --study search
 
-The task wall time comes from the runner's own log lines ("Executing task 'reject'" …
-"Task 'reject' finished"): with two loop iterations at once the lines of two tasks interleave,
-but the sum of their durations is the sum of the end times minus the sum of the start times,
-however they pair up. The evaluation is each candidate's recorded ``seconds`` (its rejection
-chain and training, set-up excluded), for the trials of the runs in the log.
+Read from the run's pipeline root, not from the runner's log (its lines of two tasks running at
+once sometimes lose one): a task's end is the time its ``executor_output.json`` was written; a
+``reject`` task starts when its generation's ``generate`` ended, a ``train`` task when its
+group's ``reject`` ended (the runner starts a task as soon as its inputs exist). The wall time
+thus includes starting the subprocess and its imports. The evaluation is each candidate's
+recorded ``seconds`` (its rejection chain and training, set-up excluded).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
+import json
 from pathlib import Path
 
 from evonorm.evolve import Search, open_storage
 
-TASKS = ("reject", "train")
-LINE = re.compile(
-    r"^(\d\d:\d\d:\d\d\.\d+) - INFO - (?:Executing task|Task) \W*'([\w-]+)'\W*( finished)?"
-)
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+def _end(task: Path) -> float:
+    return (task / "executor_output.json").stat().st_mtime
 
 
-def task_seconds(log: str) -> dict[str, tuple[int, float]]:
-    """Per task name: how many ran and their summed wall time (seconds)."""
-    starts: dict[str, list[float]] = {t: [] for t in TASKS}
-    ends: dict[str, list[float]] = {t: [] for t in TASKS}
-    last, offset = None, 0.0
-    for raw in log.splitlines():
-        match = LINE.match(ANSI.sub("", raw))
-        if not match:
+def task_walls(run: Path) -> tuple[list[int], float, float]:
+    """The trials the run's reject tasks screened, and the summed wall time of its reject and
+    its train tasks (seconds)."""
+    trials, reject, train = [], 0.0, 0.0
+    for generation in sorted(run.glob("for-loop-*-iteration-*")):
+        if not (generation / "generate").is_dir():
             continue
-        clock = dt.datetime.strptime(match.group(1), "%H:%M:%S.%f")
-        at = clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6
-        if last is not None and at + offset < last - 12 * 3600:
-            offset += 24 * 3600  # the run went past midnight
-        at += offset
-        last = at
-        name = match.group(2)
-        if name in TASKS:
-            (ends if match.group(3) else starts)[name].append(at)
-    out = {}
-    for name in TASKS:
-        if len(starts[name]) != len(ends[name]):
-            raise SystemExit(f"{name}: {len(starts[name])} starts, {len(ends[name])} ends")
-        out[name] = (len(starts[name]), sum(ends[name]) - sum(starts[name]))
-    return out
+        born = _end(generation / "generate")
+        for group in sorted(generation.glob("for-loop-*-iteration-*")):
+            screened = _end(group / "reject")
+            reject += screened - born
+            train += _end(group / "train") - screened
+            output = json.loads((group / "reject" / "executor_output.json").read_text())
+            items = json.loads(output["parameterValues"]["Output"])
+            trials += [item["candidate"]["trial"] for item in items]
+    return trials, reject, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("log", type=Path, help="stdout + stderr of the run (make search)")
+    parser.add_argument("run", type=Path, help="the run's folder under the pipeline root")
     parser.add_argument("--storage", required=True)
     parser.add_argument("--study", default="search")
-    parser.add_argument("--runs", type=int, default=1, help="pipeline runs in the log")
     args = parser.parse_args()
-    tasks = task_seconds(args.log.read_text(errors="replace"))
+    trials, reject, train = task_walls(args.run)
     search = Search.open(args.study, open_storage(args.storage, must_exist=True))
-    by_run: dict[str, list] = {}
-    for t in search.trials():
-        run = (t.user_attrs.get("owner") or {}).get("pipeline_run")
-        if run and "seconds" in t.user_attrs:
-            by_run.setdefault(run, []).append(t)
-    latest = sorted(by_run, key=lambda r: max(t.number for t in by_run[r]))[-args.runs :]
-    trials = [t for run in latest for t in by_run[run]]
-    evaluation = sum(float(t.user_attrs["seconds"]) for t in trials)
-    wall = sum(seconds for _, seconds in tasks.values())
-    n = len(trials)
-    print(f"candidates: {n} (runs {', '.join(latest)})")
-    for name, (count, seconds) in tasks.items():
-        print(f"{name} tasks: {count}, {seconds:.0f} s wall")
-    print(f"evaluation inside them: {evaluation:.0f} s")
+    seconds = {t.number: float(t.user_attrs.get("seconds", 0.0)) for t in search.trials()}
+    evaluation = sum(seconds[t] for t in trials)
+    wall = reject + train
     setup = wall - evaluation
+    n = len(trials)
+    print(f"candidates: {n} in {args.run.name}")
+    print(f"reject tasks: {reject:.0f} s wall; train tasks: {train:.0f} s wall")
+    print(f"evaluation inside them: {evaluation:.0f} s")
     print(f"set-up: {setup:.0f} s in all, {setup / max(n, 1):.1f} s per candidate")
-    print(f"share of the candidate tasks' wall time: {(wall - evaluation) / wall:.0%}")
+    print(f"share of the candidate tasks' wall time: {setup / wall:.0%}")
 
 
 if __name__ == "__main__":
