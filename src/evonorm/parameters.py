@@ -18,7 +18,7 @@ from evonorm.space import SPACES
 from evonorm.space.mutations import parse_mix
 from evonorm.transfer import TASKS
 
-__all__ = ["AT_LEAST", "CHOICES", "DEVICE", "check_values"]
+__all__ = ["AT_LEAST", "CHOICES", "DEVICE", "check_values", "whole_numbers"]
 
 #: The allowed values of the choice parameters (list parameters: any subset).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -38,6 +38,12 @@ AT_LEAST = {
     "candidate_memory_mb": 0,
     "candidate_seconds": 0,
 }
+
+
+def whole_numbers(items: list) -> list:
+    """List items as KFP hands them over (a protobuf Value holds every number as a double:
+    ``[0.0, 1.0]``), whole ones read back as the integers they were."""
+    return [int(v) if isinstance(v, float) and v.is_integer() else v for v in items]
 
 
 def check_values(values: dict) -> None:

@@ -39,7 +39,7 @@ from evonorm.evolve.steps import generate as generate_candidates
 from evonorm.evolve.steps import (
     record as record_outcome,
 )
-from evonorm.parameters import check_values
+from evonorm.parameters import check_values, whole_numbers
 from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
 from evonorm.space.mutations import parse_mix
@@ -90,13 +90,7 @@ def check_params(**values) -> str:
     """The run's parameters checked against the code's registries (one ``ValueError`` line
     naming the first bad one and what it allows); a JSON summary. In a pod, list items arrive
     as protobuf doubles (``[0.0, 1.0]``): whole ones are read as the integers they were."""
-    whole = {
-        k: [int(x) if isinstance(x, float) and x.is_integer() else x for x in v]
-        if isinstance(v, list)
-        else v
-        for k, v in values.items()
-    }
-    check_values(whole)
+    check_values({k: whole_numbers(v) if isinstance(v, list) else v for k, v in values.items()})
     return json.dumps({"checked": len(values)})
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from evonorm.parameters import check_values
+from evonorm.parameters import check_values, whole_numbers
 
 __all__ = ["COMPILED", "check_arguments", "compiled", "defaults", "names", "parse_params"]
 
@@ -53,7 +53,7 @@ def defaults(name: str) -> dict:
         kind = _TYPES[field["parameterType"]]
         value = kind(field["defaultValue"]) if "defaultValue" in field else kind()
         if isinstance(value, list):
-            value = [int(v) if isinstance(v, float) and v.is_integer() else v for v in value]
+            value = whole_numbers(value)
         out[key] = value
     return out
 
