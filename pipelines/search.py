@@ -97,6 +97,8 @@ def evonorm_search(
     seed: int = 0,
     mutations: str = "",
     seed_layers: str = "",
+    distinct: bool = False,
+    repeats: int = 1,
     generations: int = 8,
     children: int = 16,
     candidates_per_task: int = 4,
@@ -124,6 +126,8 @@ def evonorm_search(
             seed=seed,
             mutations=mutations,
             seed_layers=seed_layers,
+            distinct=distinct,
+            repeats=repeats,
             generations=generations,
             children=children,
             candidates_per_task=candidates_per_task,
@@ -155,6 +159,9 @@ def evonorm_search(
             seed=seed,
             mutations=mutations,
             seed_layers=seed_layers,
+            distinct=distinct,
+            repeats=repeats,
+            tracking_uri=tracking_uri,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)
         _cluster(init, "open study and references", cpu="2", memory="4Gi", retries=2)

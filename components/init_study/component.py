@@ -18,10 +18,14 @@ def init_study(
     seed: int,
     mutations: str,
     seed_layers: str,
+    distinct: bool,
+    repeats: int,
+    tracking_uri: str,
     pipeline_run: str,
 ) -> str:
-    """Create the study or resume it with the same settings; recover trials of dead runs;
-    compute the quality references once. Returns the census as JSON."""
+    """Create the study or resume it with the same settings (registry URIs among the seed layers
+    read from ``tracking_uri`` when it is created); recover trials of dead runs; compute the
+    quality references once. Returns the census as JSON."""
     from evonorm.tasks import init_study as run
 
     return run(
@@ -37,4 +41,7 @@ def init_study(
         pipeline_run,
         mutations,
         seed_layers,
+        distinct,
+        repeats,
+        tracking_uri,
     )

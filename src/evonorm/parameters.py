@@ -40,6 +40,62 @@ AT_LEAST = {
 }
 
 
+SEARCH_KEYS = (
+    "preset",
+    "space",
+    "strategy",
+    "population",
+    "tournament",
+    "selection",
+    "seed",
+    "mutations",
+    "seed_layers",
+    "distinct",
+    "repeats",
+)  # the run form's parameters that define the search (SearchConfig)
+
+
+def search_config(
+    *,
+    preset: str,
+    space: str,
+    strategy: str,
+    population: int,
+    tournament: float | str,
+    selection: str,
+    seed: int,
+    mutations: str = "",
+    seed_layers: str = "",
+    distinct: bool = False,
+    repeats: int = 1,
+    warmup: int | None = None,
+    novel: bool = False,
+    seed_graphs: dict[str, dict] | None = None,
+) -> SearchConfig:
+    """The :class:`SearchConfig` of a run form's values (text as the form holds it: the mix as
+    NAME=P,..., the seed layers as a,b,..., a whole-number tournament as a count); the one
+    reading of them, for the check-params step, ``init-study``, ``pipeline submit`` and
+    ``evonorm evolve`` (which also sets ``warmup`` and ``novel``). ``seed_graphs`` holds the
+    graphs of registry URIs among the seed layers, read by the caller (the check-params step
+    only checks their form)."""
+    return SearchConfig(
+        preset=preset,
+        space=space,
+        strategy=strategy,
+        population=population,
+        tournament=tournament_value(tournament),
+        selection=selection,
+        seed=seed,
+        warmup=warmup,
+        novel=novel,
+        mutations=parse_mix(mutations) if mutations else None,
+        seed_layers=tuple(n for n in seed_layers.split(",") if n),
+        distinct=bool(distinct),
+        repeats=int(repeats) if isinstance(repeats, float) and repeats.is_integer() else repeats,
+        seed_graphs=seed_graphs or {},
+    )
+
+
 def whole_numbers(items: list) -> list:
     """List items as KFP hands them over (a protobuf Value holds every number as a double:
     ``[0.0, 1.0]``), whole ones read back as the integers they were."""
@@ -75,18 +131,7 @@ def check_values(values: dict) -> None:
             "list of integers, e.g. [0, 1]"
         )
     if "population" in values:
-        tournament = values["tournament"]
         try:
-            SearchConfig(
-                preset=values["preset"],
-                space=values["space"],
-                strategy=values["strategy"],
-                population=values["population"],
-                tournament=tournament_value(tournament),
-                selection=values["selection"],
-                seed=values["seed"],
-                mutations=parse_mix(values["mutations"]) if values.get("mutations") else None,
-                seed_layers=tuple(n for n in values.get("seed_layers", "").split(",") if n),
-            )
+            search_config(**{k: v for k, v in values.items() if k in SEARCH_KEYS})
         except (ValueError, KeyError) as error:
             raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None

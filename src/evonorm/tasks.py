@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from evonorm.evolve import Outcome, Search, SearchConfig, StorageSpec, open_storage
+from evonorm.evolve import Outcome, Search, StorageSpec, open_storage
 from evonorm.evolve.after import (
     rerank_search,
     rerank_summary,
@@ -27,7 +27,6 @@ from evonorm.evolve.after import (
 )
 from evonorm.evolve.candidate import Candidate, Screened
 from evonorm.evolve.recovery import recover, requeue
-from evonorm.evolve.selection import tournament_value
 from evonorm.evolve.steps import (
     budgeted,
     chain_for,
@@ -39,10 +38,9 @@ from evonorm.evolve.steps import generate as generate_candidates
 from evonorm.evolve.steps import (
     record as record_outcome,
 )
-from evonorm.parameters import check_values, whole_numbers
+from evonorm.parameters import check_values, search_config, whole_numbers
 from evonorm.proxy.limits import Limits
 from evonorm.proxy.presets import get_preset
-from evonorm.space.mutations import parse_mix
 
 __all__ = [
     "candidate_limits",
@@ -75,6 +73,15 @@ def _storage(storage: str) -> str:
 def _tracking(uri: str) -> str:
     """``uri``, or $MLFLOW_TRACKING_URI when empty ("" when neither: no MLflow)."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+
+
+def _registry_seeds(seed_layers: str, tracking_uri: str) -> dict[str, dict]:
+    """The graphs of the registry URIs among ``seed_layers`` (mlflow loaded only then)."""
+    if "models:/" not in seed_layers:
+        return {}
+    from evonorm.tracking.registry import seed_graphs
+
+    return seed_graphs(seed_layers.split(","), tracking_uri=_tracking(tracking_uri) or None)
 
 
 def _search(study: str, storage: str) -> Search:
@@ -115,22 +122,28 @@ def init_study(
     pipeline_run: str,
     mutations: str = "",
     seed_layers: str = "",
+    distinct: bool = False,
+    repeats: int = 1,
+    tracking_uri: str = "",
 ) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
     recover trials left RUNNING by dead runs; compute the quality references once. Returns the
     census as JSON."""
     storage = _storage(storage)
     StorageSpec.parse(storage)  # one clear error for a bad URL
-    config = SearchConfig(
+    config = search_config(
         preset=preset,
         space=space,
         strategy=strategy,
         population=population,
-        tournament=tournament_value(tournament),
+        tournament=tournament,
         selection=selection,
         seed=seed,
-        mutations=parse_mix(mutations) if mutations else None,
-        seed_layers=tuple(n for n in seed_layers.split(",") if n),
+        mutations=mutations,
+        seed_layers=seed_layers,
+        distinct=distinct,
+        repeats=repeats,
+        seed_graphs=_registry_seeds(seed_layers, tracking_uri),
     )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)
     recovered = recover(search.study, pipeline_run=pipeline_run)
@@ -229,7 +242,9 @@ def train(
         results = budgeted(
             chosen,
             chain,
-            lambda say, c=chosen, v=verdict, k=chain: train_accepted(c, v, k, say),
+            lambda say, c=chosen, v=verdict, k=chain, n=search.config.repeats: train_accepted(
+                c, v, k, say, n
+            ),
             left,
         )
         if isinstance(results, Outcome):

@@ -71,6 +71,11 @@ def test_search_runs_resumes_and_is_tracked(tmp_path):
         (["--tournament", "0"], "tournament must be in"),
         (["--tournament", "1.5"], "tournament must be in (0, 1]"),
         (["--warmup", "17"], "warmup must be in [1, population_size=16]"),
+        (["--mutations", "swap=1"], "unknown mutations ['swap']"),
+        (["--mutations", "op=0.5,rewire=0.4"], "sum to 1"),
+        (["--seed-layers", "bn_relu,nope"], "unknown seed layer 'nope'"),
+        (["--repeats", "6"], "repeats must be a whole number in [1, 5], got 6"),
+        (["--strategy", "random", "--mutations", "op=1"], "evolution only"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(tmp_path, extra, message):

@@ -75,6 +75,9 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
             seed=0,
             mutations="op=0.5,insert=0.5",
             seed_layers="bn_relu",
+            distinct=True,
+            repeats=2,
+            tracking_uri="",
             pipeline_run="run-1",
         )
     )
@@ -113,6 +116,10 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
     assert told["done"] == 6
     accepted = [o for o in outcomes if o["status"] == "accepted"]
     assert accepted, "smoke layers (quality threshold 0) should mostly be accepted"
+    for o in accepted:  # repeats=2 reached the train task: two seeds per anchor, their mean
+        first, second = (o["metrics"][f"accuracy/resnet/repeat{k}"] for k in (0, 1))
+        assert o["scores"]["resnet"] == pytest.approx((first + second) / 2)
+    assert Search.open("s", open_storage(storage)).config.distinct
 
     kept = json.loads(
         rerank.python_func(
@@ -159,6 +166,9 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "seed": 0,
         "mutations": "",
         "seed_layers": "",
+        "distinct": False,
+        "repeats": 1,
+        "tracking_uri": "",
     }
     init_study.python_func(**settings, pipeline_run="run-1")
     born = [
@@ -195,6 +205,9 @@ def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
         "seed": 1,
         "mutations": "",
         "seed_layers": "",
+        "distinct": False,
+        "repeats": 1,
+        "tracking_uri": "",
     }
     limits = {"memory_mb": 2048, "seconds": 0.0}
     init_study.python_func(**settings, pipeline_run="run-1")
@@ -246,6 +259,9 @@ def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
         seed=0,
         mutations="",
         seed_layers="",
+        distinct=False,
+        repeats=1,
+        tracking_uri="",
         pipeline_run="r",
     )
     assert (
@@ -295,6 +311,8 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         seed=0,
         mutations="",
         seed_layers="",
+        distinct=False,
+        repeats=1,
         generations=1,
         children=2,
         candidates_per_task=2,
@@ -314,6 +332,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         "mutations": ("swap=1", "unknown mutations ['swap']; known: redraw, op, rewire"),
         "seed_layers": ("bn_relu,nope", "unknown seed layer 'nope'; known: bn_relu"),
         "device": ("tpu", "device='tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
+        "repeats": (0, "repeats must be a whole number in [1, 5], got 0"),
     }
     for key, (value, message) in bad.items():
         with pytest.raises(ValueError, match=re.escape(message)):

@@ -1,6 +1,7 @@
 """The ablation at smoke scale, through the command: rows, columns, plot, resumption, settings
 checks. Values are not asserted (smoke training learns little); structure and bookkeeping are."""
 
+import dataclasses
 import json
 import re
 
@@ -78,8 +79,9 @@ def test_results_have_every_row_and_column_and_the_plot(ran):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](results-best-so-far.png)" in text
     assert "evonorm experiment ablation --preset smoke --budget 6" in text
-    assert "target ≤ N/3 = 2" in text
-    assert text.count("| 0 | random |") == 1 and text.count("| 1 | evolution |") == 1
+    assert "≤ N/3 = 2 candidates" in text
+    assert text.count("| 0 | random |") == 1  # its curve
+    assert text.count("| 1 | evolution |") == 2  # its curve and its efficiency line
 
 
 def test_every_row_trained_on_every_column_and_searches_spent_the_budget(ran):
@@ -123,8 +125,47 @@ def test_other_settings_on_the_same_root_are_refused(ran, capsys):
     args = [a if a != "2" else "3" for a in ARGS]  # --seeds 3 ... (and samples/pop/tournament)
     assert main(["experiment", "ablation", *args, "--root", str(root), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("evonorm: error: ablation in") and "seeds: stored 2, asked 3" in err
-    assert json.loads((root / "config.json").read_text())["seeds"] == 2
+    assert err.startswith("evonorm: error: ablation in") and "samples: stored 2, asked 3" in err
+    assert "seeds" not in err  # seeds, like the budget and the arms, may grow
+    assert json.loads((root / "config.json").read_text())["samples"] == 2
+
+
+def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
+    """The improved and warm-started arms join a finished ablation: the random and paper arms
+    are not re-run, and the new rows and efficiency lines appear."""
+    root, out = ran
+    before = {p.name: p.read_bytes() for p in root.glob("*-s*.log")}
+    args = [*ARGS, "--arms", "random", "evolution", "improved", "warm"]
+    assert main(["experiment", "ablation", *args, "--root", str(root), "-o", str(out)]) == 0
+    for name, data in before.items():
+        assert (root / name).read_bytes() == data, name
+    text = out.read_text()
+    names = [r[0].lstrip("| ") for r in table_rows(text)]
+    assert names == [*ROWS, "Evolution, improved", "Evolution, warm start"]
+    assert re.search(r"\| 0 \| improved \| [\d.]+ \| [\d.]+ \|", text)
+    assert "| 1 | warm |" in text
+    config = dataclasses.replace(CONFIG, arms=("improved", "warm"))
+    result = collect(config, root)
+    warm = next(c for c in result.curves if c.arm == "warm" and c.seed == 0)
+    assert len(warm.best) == 6 and warm.spent == sorted(warm.spent)
+    capsys.readouterr()
+    assert main(["experiment", "ablation", *ARGS, "--arms", "tabu", "--root", str(root)]) == 2
+    assert "arms must be some of random, evolution, improved, warm" in capsys.readouterr().err
+
+
+def test_each_arm_is_the_search_it_names():
+    paper, improved, warm = (CONFIG.search_config(a, 1) for a in ("evolution", "improved", "warm"))
+    assert (paper.mutations, paper.distinct, paper.repeats, paper.seed_layers) == (
+        None,
+        False,
+        1,
+        (),
+    )
+    assert improved.mutations == CONFIG.improved_mutations and improved.distinct
+    assert improved.repeats == 2 and improved.seed_layers == () and improved.seed == 1
+    assert (paper.warmup, improved.warmup) == (1, 2)  # improved_warmup 3, capped by population 2
+    assert warm.seed_layers == ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
+    assert CONFIG.search_config("random", 0).strategy == "random"
 
 
 def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):

@@ -191,3 +191,40 @@ def test_a_warm_start_proposes_the_seed_layers_first_and_once(tmp_path):
         Search.open("w", storage, SearchConfig(preset="smoke", population=4))
     with pytest.raises(ValueError, match="uses batch statistics: not in space S"):
         SearchConfig(preset="smoke", space="S", seed_layers=("bn_relu",))
+
+
+def test_a_distinct_search_binds_each_function_once_and_counts_the_drawing(tmp_path):
+    """x*v1 and v1*x, x + 0 and x: a distinct search proposes one of each function (the rejection
+    chain's fingerprint), and duplicates recorded anyway never join its population."""
+    from evonorm.evolve.search import function_of
+
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    config = SearchConfig(preset="smoke", strategy="random", distinct=True)
+    search = Search.open("d", storage, config)
+    cs = generate(search, 40)
+    prints = [function_of(c.graph) for c in cs]
+    assert len(set(prints)) == 40 and search.proposed_functions() == frozenset(prints)
+    assert all(t.user_attrs["propose_seconds"] >= 0 for t in search.trials())
+    plain = Search.open("p", storage, SearchConfig(preset="smoke", strategy="random"))
+    assert len({function_of(c.graph) for c in generate(plain, 40)}) < 40
+    record(search, accepted(cs[0].trial, 0.5, 0.5, 0.5))
+    twin = Outcome(cs[1].trial, "duplicate", duplicate_of=cs[0].trial, reason="same function")
+    record(search, twin)
+    assert [m.trial for m in search.population()] == [cs[0].trial]
+    record(plain, accepted(0, 0.5, 0.5, 0.5))
+    record(plain, Outcome(1, "duplicate", duplicate_of=0, reason="same function"))
+    assert len(plain.population()) == 2  # the paper's population keeps the copy
+
+
+@pytest.mark.parametrize("repeats", [0, 6, True, "2", 1.5])
+def test_repeats_must_be_a_whole_number_from_one_to_five(repeats):
+    with pytest.raises(ValueError, match=r"repeats must be a whole number in \[1, 5\]"):
+        SearchConfig(preset="smoke", repeats=repeats)
+
+
+def test_resuming_with_other_noise_settings_is_refused(tmp_path):
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    Search.open("s", storage, SearchConfig(preset="smoke", distinct=True, repeats=2))
+    assert Search.open("s", storage).config.repeats == 2
+    with pytest.raises(SearchError, match="distinct: stored True, asked False, repeats: stored 2"):
+        Search.open("s", storage, SearchConfig(preset="smoke"))

@@ -130,3 +130,29 @@ def test_a_candidate_past_its_time_budget_is_rejected_in_the_worker_and_in_the_t
     assert (held.status, held.stage, held.trial) == ("rejected", "budget", candidate.trial)
     (trained,) = json.loads(tasks.train("s", url, screened, device="cpu"))
     assert Outcome(**trained) == held
+
+
+def test_repeats_train_an_accepted_layer_under_more_seeds_and_score_the_mean(tmp_path, data):
+    """A search with repeats=2 trains each anchor twice (seeds s and s + 1000) and records the
+    mean, with each seed's accuracy in the trial's metrics; the layer's training under seed s
+    alone gives the first of them."""
+    from evonorm.reject.protocol import repeat_seed, train_anchors
+    from evonorm.space import known_layer
+
+    config = SearchConfig(preset="smoke", seed=3, repeats=2)
+    search = Search.open("r", open_storage(f"journal:{tmp_path / 's.log'}"), config)
+    candidate = bound(search, known_layer("bn_relu"))
+    outcome = evaluate(candidate, chain_for(search, data), repeats=2)
+    assert outcome.status == "accepted", outcome.reason
+    chain = chain_for(search, data)
+    once = train_anchors(candidate.graph, chain)
+    assert repeat_seed(3, 1) == 1003
+    for arch, score in outcome.scores.items():
+        first = outcome.metrics[f"accuracy/{arch}/repeat0"]
+        second = outcome.metrics[f"accuracy/{arch}/repeat1"]
+        assert score == pytest.approx((first + second) / 2)
+        assert first == pytest.approx(once[arch].accuracy)
+    assert any(
+        outcome.metrics[f"accuracy/{a}/repeat0"] != outcome.metrics[f"accuracy/{a}/repeat1"]
+        for a in outcome.scores
+    )  # a second seed is a second draw, not a copy

@@ -167,3 +167,48 @@ def test_layer_pull_cli(uri, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "evonorm: error: registered layer 'cli-S0' has no alias 'nope'"
     assert not (tmp_path / "x").exists()
+
+
+def test_a_registered_champion_warm_starts_a_search_and_resume_keeps_it(uri, tmp_path, capsys):
+    """``--seed-layers models:/NAME@champion``: the champion's graph is read once, when the
+    search is created, and proposed first; an alias that moves later does not change the
+    search; a URI not read yet, a malformed one or a missing model is one clear error."""
+    import optuna
+
+    from evonorm.cli import main
+    from evonorm.evolve import Search, SearchConfig, SearchError, open_storage
+    from evonorm.evolve.steps import generate
+    from evonorm.tracking.registry import seed_graphs
+
+    b0, s0 = known_layer("evonorm_b0"), known_layer("evonorm_s0")
+    evonorm.publish_layer(b0, "demo-B0", tracking_uri=uri, evidence=rerank(0.02))
+    seeds = ("bn_relu", "models:/demo-B0@champion")
+    graphs = seed_graphs(seeds, tracking_uri=uri)
+    assert graphs == {"models:/demo-B0@champion": b0.to_dict()}  # known names need no lookup
+    config = SearchConfig(preset="smoke", seed_layers=seeds, seed_graphs=graphs)
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    first = generate(Search.open("w", storage, config), 3)
+    assert [c.graph for c in first[:2]] == [known_layer("bn_relu"), b0]
+    assert [c.origin for c in first] == ["seed", "seed", "random"]
+
+    evonorm.publish_layer(s0, "demo-B0", tracking_uri=uri, evidence=rerank(0.03))
+    moved = seed_graphs(seeds, tracking_uri=uri)  # the champion is now s0
+    assert moved["models:/demo-B0@champion"] == s0.to_dict()
+    resumed = Search.open(
+        "w", storage, SearchConfig(preset="smoke", seed_layers=seeds, seed_graphs=moved)
+    )
+    assert resumed.config.seed_graphs == graphs  # still the layer it started from
+    assert [c.origin for c in generate(resumed, 1)] == ["random"]
+
+    with pytest.raises(SearchError, match="registry URIs not read yet"):
+        Search.open("new", storage, SearchConfig(preset="smoke", seed_layers=seeds))
+    assert "new" not in optuna.get_all_study_names(storage)
+    with pytest.raises(ValueError, match="is not a registry URI"):
+        SearchConfig(preset="smoke", seed_layers=("models:/demo-B0",))
+    args = ["evolve", "--preset", "smoke", "--budget", "1", "--no-tracking", "--quiet"]
+    args += ["--runs", str(tmp_path / "runs"), "--seed-layers", "models:/nope@champion"]
+    capsys.readouterr()  # MLflow's own logging of the publishing above
+    assert main([*args, "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0], err
+    assert not (tmp_path / "runs").exists()

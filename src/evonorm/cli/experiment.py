@@ -30,6 +30,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             samples=args.samples,
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
+            arms=tuple(args.arms) if args.arms else None,
         )
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
@@ -69,6 +70,12 @@ def add(commands) -> None:
     )
     abl.add_argument(
         "--novel", action="store_true", help="both arms redraw already evaluated structures"
+    )
+    abl.add_argument(
+        "--arms",
+        nargs="+",
+        help="search arms among random, evolution (the paper's), improved, warm (default: "
+        "random evolution); may grow between runs",
     )
     abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
     abl.add_argument("--jobs", type=positive, default=2, help="processes (threads split)")

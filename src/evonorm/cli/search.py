@@ -20,27 +20,30 @@ from evonorm.space import BASELINES
 
 
 def cmd_evolve(args: argparse.Namespace) -> None:
-    from evonorm.evolve import SearchConfig, SearchError, StorageError
-    from evonorm.evolve.selection import tournament_value
+    from evonorm.evolve import SearchError, StorageError
     from evonorm.evolve.worker import Stopped, WorkerSettings, run_search
+    from evonorm.parameters import search_config
     from evonorm.proxy.data import DataError
     from evonorm.proxy.limits import Limits
-    from evonorm.space.mutations import parse_mix
 
     storage = storage_of(args)
     try:
-        config = SearchConfig(
+        graphs = registry_seeds(args)
+        config = search_config(
             preset=args.preset,
             space=args.space,
             strategy=args.strategy,
             population=args.population,
-            tournament=tournament_value(args.tournament),
+            tournament=args.tournament,
             selection=args.selection,
             seed=args.seed,
             warmup=args.warmup,
             novel=args.novel,
-            mutations=parse_mix(args.mutations) if args.mutations else None,
-            seed_layers=tuple(n for n in (args.seed_layers or "").split(",") if n),
+            mutations=args.mutations or "",
+            seed_layers=args.seed_layers or "",
+            distinct=args.distinct,
+            repeats=args.repeats,
+            seed_graphs=graphs,
         )
         settings = WorkerSettings(
             study=args.study,
@@ -63,7 +66,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
         census = run_search(
             config, settings, workers=args.workers, progress=not args.quiet, observe=observe
         )
-    except (SearchError, StorageError, DataError, ValueError, KeyError) as exc:
+    except (SearchError, StorageError, DataError, ValueError, KeyError, LookupError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: workers stopped, trials re-queued
         stderr(
@@ -77,6 +80,18 @@ def cmd_evolve(args: argparse.Namespace) -> None:
         f"and re-queued), best average accuracy {best}; storage {storage}"
         + ("" if args.no_tracking else f"; MLflow {uri}")
     )
+
+
+def registry_seeds(args: argparse.Namespace) -> dict[str, dict]:
+    """The graphs of the registry URIs among ``--seed-layers``, read from the tracking server
+    (``--tracking-uri``, else the search's local store); {} when there are none."""
+    if "models:/" not in (args.seed_layers or ""):
+        return {}
+    from evonorm.tracking import default_tracking_uri
+    from evonorm.tracking.registry import seed_graphs
+
+    uri = args.tracking_uri or default_tracking_uri(Path(args.runs) / args.study)
+    return seed_graphs(args.seed_layers.split(","), tracking_uri=uri)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -198,8 +213,21 @@ def add(commands) -> None:
     evolve.add_argument(
         "--seed-layers",
         metavar="A,B,...",
-        help="known layers evaluated first, a warm start (e.g. bn_relu,evonorm_b0); "
-        "default: none, a random initial population",
+        help="layers evaluated first, a warm start: known names (e.g. bn_relu,evonorm_b0) or "
+        "registry URIs (models:/NAME@champion, read from --tracking-uri); default: none, a "
+        "random initial population",
+    )
+    evolve.add_argument(
+        "--distinct",
+        action="store_true",
+        help="children compute a function no earlier candidate computed (fingerprints), and "
+        "each function is a population member once",
+    )
+    evolve.add_argument(
+        "--repeats",
+        type=positive,
+        default=1,
+        help="training seeds of an accepted layer, 1-5; its scores are their mean (default 1)",
     )
     evolve.add_argument("--seed", type=int, default=0)
     evolve.add_argument("--device", default="cpu", help="torch device for the workers")

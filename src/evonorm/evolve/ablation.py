@@ -49,9 +49,25 @@ from evonorm.space import KNOWN_LAYERS, LayerGraph
 
 __all__ = ["ARMS", "AblationConfig", "AblationResult", "Curve", "Row", "collect", "run_ablation"]
 
-ARMS = ("random", "evolution")
-ROW_ORDER = ("Random", "Random + rejection", "RS + rejection", "Evolution")
+ARMS = ("random", "evolution", "improved", "warm")
+ROW_ORDER = (
+    "Random",
+    "Random + rejection",
+    "RS + rejection",
+    "Evolution",
+    "Evolution, improved",
+    "Evolution, warm start",
+)
+ARM_ROWS = {
+    "random": "RS + rejection",
+    "evolution": "Evolution",
+    "improved": "Evolution, improved",
+    "warm": "Evolution, warm start",
+}
+EQUAL_MIX = {"redraw": 0.2, "op": 0.2, "rewire": 0.2, "insert": 0.2, "remove": 0.2}
+WARM_LAYERS = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
 TRAININGS = "trainings.jsonl"
+GROWING = ("budget", "seeds", "arms")  # settings a resumed ablation may raise
 CONFIG = "config.json"
 
 
@@ -70,6 +86,11 @@ class AblationConfig:
     novel: bool = False  # both arms redraw children whose structure was already evaluated
     held_out: tuple[str, ...] = ("resnet_basic", "vgg")
     baselines: tuple[str, ...] = ("bn_relu", "bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0")
+    arms: tuple[str, ...] = ("random", "evolution")  # may grow between runs, like the budget
+    improved_mutations: dict[str, float] = field(default_factory=lambda: dict(EQUAL_MIX))
+    improved_repeats: int = 2  # the improved arms train an accepted layer under two seeds
+    improved_warmup: int = 3  # accepted random layers before the improved arms mutate
+    warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
 
     def __post_init__(self) -> None:
         preset = get_preset(self.preset)
@@ -83,32 +104,50 @@ class AblationConfig:
         for name in ("budget", "seeds", "samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        object.__setattr__(self, "arms", tuple(self.arms))
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown or not self.arms:
+            raise ValueError(f"arms must be some of {', '.join(ARMS)}, got {list(self.arms)}")
         for arm in ARMS:
-            self.search_config(arm, 0)  # validates space / population / tournament / warmup
+            self.search_config(arm, 0)  # validates space / population / mutations / layers
 
     @property
     def archs(self) -> tuple[str, ...]:
         return get_preset(self.preset).anchor_names + tuple(self.held_out)
 
     def search_config(self, arm: str, seed: int) -> SearchConfig:
+        """The search of ``arm``: random search; the paper's evolution; the improved evolution
+        (mutation catalogue, distinct functions, accepted layers trained under
+        ``improved_repeats`` seeds) from the same random start; the same warm-started from
+        ``warm_layers``."""
+        improved = arm in ("improved", "warm")  # docs/evolution.md says why each setting
         return SearchConfig(
             preset=self.preset,
             space=self.space,
-            strategy=arm,
+            strategy="random" if arm == "random" else "evolution",
             population=self.population,
             tournament=self.tournament,
             selection="pareto",
             seed=seed,
-            warmup=self.warmup if arm == "evolution" else None,
+            warmup={"random": None, "evolution": self.warmup}.get(
+                arm, min(self.improved_warmup, self.population)
+            ),
             novel=self.novel,
+            mutations=self.improved_mutations if improved else None,
+            distinct=improved,
+            repeats=self.improved_repeats if improved else 1,
+            seed_layers=self.warm_layers if arm == "warm" else (),
         )
 
     def fixed(self) -> dict:
-        """The settings a resumed ablation must share (all but the budget)."""
+        """The settings a resumed ablation must share (all but the budget, seeds and arms,
+        which may grow)."""
         data = asdict(self)
-        data.pop("budget")
+        for growing in GROWING:
+            data.pop(growing)
         data["held_out"] = list(self.held_out)
         data["baselines"] = list(self.baselines)
+        data["warm_layers"] = list(self.warm_layers)
         data["preset_revision"] = get_preset(self.preset).revision
         return data
 
@@ -141,7 +180,8 @@ class Curve:
     accepted: int
     rejected: int
     duplicates: int  # same structure or function as an evaluated layer: its result reused
-    seconds: float  # the candidates' evaluation time, summed
+    seconds: float  # the candidates' evaluation (and proposal) CPU time, summed
+    spent: list[float] = field(default_factory=list)  # that sum after each candidate
 
 
 @dataclass(frozen=True)
@@ -152,26 +192,32 @@ class AblationResult:
     wall_seconds: float  # summed over all runs of this ablation
 
     def efficiency(self) -> list[dict]:
-        """Per seed: random search's best at N and the candidates evolution needed to reach it."""
+        """Per seed and evolution arm: random search's best at N, the arm's best at N, and the
+        candidates and CPU-seconds the arm needed to reach random search's best (None: never)
+        next to random search's N candidates and CPU-seconds."""
         out = []
         for seed in range(self.config.seeds):
             rs = _curve(self.curves, "random", seed)
-            ev = _curve(self.curves, "evolution", seed)
-            if rs is None or ev is None:
-                continue
-            target = _last_finite(rs.best)
-            reached = next(
-                (i + 1 for i, b in enumerate(ev.best) if np.isfinite(b) and b >= target), None
-            )
-            out.append(
-                {
-                    "seed": seed,
-                    "budget": len(rs.best),
-                    "random_best": target,
-                    "evolution_best": _last_finite(ev.best),
-                    "evolution_needed": reached,
-                }
-            )
+            for arm in self.config.arms:
+                ev = _curve(self.curves, arm, seed)
+                if arm == "random" or rs is None or ev is None:
+                    continue
+                target = _last_finite(rs.best)
+                reached = next(
+                    (i for i, b in enumerate(ev.best) if np.isfinite(b) and b >= target), None
+                )
+                out.append(
+                    {
+                        "seed": seed,
+                        "arm": arm,
+                        "budget": len(rs.best),
+                        "random_best": target,
+                        "random_seconds": rs.seconds,
+                        "best": _last_finite(ev.best),
+                        "needed": None if reached is None else reached + 1,
+                        "needed_seconds": None if reached is None else ev.spent[reached],
+                    }
+                )
         return out
 
 
@@ -207,6 +253,8 @@ def _check_config(root: Path, config: AblationConfig) -> None:
                 "folder aside (it is history) or use another --root"
             )
         stored = {**AblationConfig().fixed(), **stored}  # fields added later read as default
+        for growing in GROWING:  # the first run's seeds (and arms) may have grown since
+            stored.pop(growing, None)
         if stored != config.fixed():
             diff = settings_diff(stored, config.fixed())
             raise SearchError(
@@ -319,9 +367,9 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
     rows.append(
         ("Random", "random", "samples", [(s, g) for s in seeds for g in random_samples(config, s)])
     )
-    with_rejection, best = {"random": [], "evolution": []}, {"random": [], "evolution": []}
+    with_rejection, best = {"random": []}, {arm: [] for arm in config.arms}
     for seed in seeds:
-        for arm in ARMS:
+        for arm in config.arms:
             search = _open(root, arm, seed)
             recorded = _recorded(search)[: config.budget] if search is not None else []
             if len(recorded) < config.budget:
@@ -332,8 +380,7 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
             if arm == "random":
                 with_rejection[arm] += [(seed, g) for _, g in accepted[: config.samples]]
     rows.append(("Random + rejection", "random", "samples", with_rejection["random"]))
-    rows.append(("RS + rejection", "search", "seeds", best["random"]))
-    rows.append(("Evolution", "search", "seeds", best["evolution"]))
+    rows += [(ARM_ROWS[arm], "search", "seeds", best[arm]) for arm in config.arms]
     return rows
 
 
@@ -363,7 +410,7 @@ def run_ablation(
         ) as pool:
             pending = {}
             for seed in range(config.seeds):
-                for arm in reversed(ARMS):  # evolution first: its searches are the longest
+                for arm in reversed(config.arms):  # evolution first: the longest searches
                     search = _open(root, arm, seed)
                     if search is not None:
                         recover(search.study)
@@ -428,7 +475,7 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
         rows.append(Row(_display(name), kind, cells, over, formulas))
     curves = []
     for seed in range(config.seeds):
-        for arm in ARMS:
+        for arm in config.arms:
             search = _open(root, arm, seed)
             if search is not None:
                 curves.append(_curve_of(search, arm, seed, config.budget))
@@ -437,8 +484,10 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
 
 def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
     best, current, accepted, rejected, duplicates, seconds = [], float("nan"), 0, 0, 0, 0.0
+    spent = []
     for r in _recorded(search)[:budget]:
-        seconds += float(r.attrs.get("seconds") or 0.0)
+        seconds += float(r.attrs.get("seconds") or 0.0) + float(r.attrs.get("propose_seconds", 0))
+        spent.append(seconds)
         rejected += r.status == "rejected"
         duplicates += r.status == "duplicate"
         if r.state == "COMPLETE" and r.values:
@@ -446,7 +495,7 @@ def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
             mean = float(np.mean(r.values))
             current = mean if not np.isfinite(current) else max(current, mean)
         best.append(current)
-    return Curve(arm, seed, best, accepted, rejected, duplicates, seconds)
+    return Curve(arm, seed, best, accepted, rejected, duplicates, seconds, spent)
 
 
 _NAMES = {

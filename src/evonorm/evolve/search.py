@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
+import time
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -25,11 +27,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from evonorm.evolve import optuna_internals as internals
 from evonorm.evolve.candidate import Candidate, Outcome, Status
-from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch
+from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch, structure
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
+from evonorm.reject.fingerprint import fingerprint
 from evonorm.reject.protocol import json_safe
-from evonorm.space import KNOWN_LAYERS, SPACES
+from evonorm.space import KNOWN_LAYERS, SPACES, GraphError, LayerGraph
 from evonorm.space.mutations import DEFAULT_MIX, check_mix
 
 __all__ = ["Census", "Record", "Search", "SearchConfig", "SearchError", "quiet_optuna"]
@@ -38,6 +41,7 @@ CONFIG_ATTR = "evonorm.config"
 REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = tuple(Status)
 REVISION_KEY = "preset_revision"
+REGISTRY_URI = re.compile(r"models:/[\w.-]+(@[\w-]+|/\d+)")
 
 
 def settings_diff(stored: dict, asked: dict) -> str:
@@ -65,6 +69,10 @@ class SearchConfig:
     novel: bool = False  # redraw children whose structure the search already evaluated
     mutations: dict[str, float] | None = None  # evolution's mutation mix (None: the paper's)
     seed_layers: tuple[str, ...] = ()  # known layers proposed first (a warm start)
+    distinct: bool = False  # children compute a function no earlier candidate computed
+    repeats: int = 1  # training seeds of an accepted layer; its scores are their mean
+    seed_graphs: dict[str, dict] = dataclasses.field(default_factory=dict)  # registry URI ->
+    # the graph it named when the search was created (tracking resolves them)
 
     def __post_init__(self) -> None:
         get_preset(self.preset)  # raises with the known names
@@ -73,19 +81,53 @@ class SearchConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {self.strategy!r}")
         object.__setattr__(self, "seed_layers", tuple(self.seed_layers))
+        object.__setattr__(self, "seed_graphs", dict(self.seed_graphs))
         for name in self.seed_layers:
-            if name not in KNOWN_LAYERS:
-                raise ValueError(f"unknown seed layer {name!r}; known: {', '.join(KNOWN_LAYERS)}")
-            if self.space == "S" and KNOWN_LAYERS[name].uses_batch:
+            if name.startswith("models:/"):
+                if not REGISTRY_URI.fullmatch(name):
+                    raise ValueError(
+                        f"seed layer {name!r} is not a registry URI: models:/NAME@ALIAS or "
+                        "models:/NAME/VERSION"
+                    )
+            elif name not in KNOWN_LAYERS:
+                raise ValueError(
+                    f"unknown seed layer {name!r}; known: {', '.join(KNOWN_LAYERS)}, or a "
+                    "registry URI models:/NAME@ALIAS"
+                )
+            graph = self.seed_graph(name)
+            if graph is not None and self.space == "S" and graph.uses_batch:
                 raise ValueError(f"seed layer {name!r} uses batch statistics: not in space S")
+        stray = sorted(set(self.seed_graphs) - set(self.seed_layers))
+        if stray:
+            raise ValueError(f"seed graphs for URIs that are not seed layers: {stray}")
         if len(set(self.seed_layers)) != len(self.seed_layers):
             raise ValueError(f"seed layers repeat: {', '.join(self.seed_layers)}")
+        repeats = self.repeats
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 5:
+            raise ValueError(f"repeats must be a whole number in [1, 5], got {repeats!r}")
         if self.mutations is not None:
             if self.strategy != "evolution":
                 raise ValueError("mutations apply to evolution only, not to random search")
             mix = check_mix(self.mutations)
             object.__setattr__(self, "mutations", None if mix == DEFAULT_MIX else mix)
         self.make_strategy()  # validates population / tournament / selection
+
+    def seed_graph(self, name: str) -> LayerGraph | None:
+        """The graph of seed layer ``name``: a known layer's, or the one a registry URI named
+        (None while the URI is not resolved)."""
+        if name in KNOWN_LAYERS:
+            return KNOWN_LAYERS[name]
+        if name not in self.seed_graphs:
+            return None
+        try:
+            return LayerGraph.from_dict(self.seed_graphs[name])
+        except GraphError as error:
+            raise ValueError(f"seed layer {name!r}: {error}") from None
+
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        """Registry URIs among the seed layers whose graphs are not here yet."""
+        return tuple(n for n in self.seed_layers if self.seed_graph(n) is None)
 
     def make_strategy(self) -> Evolution | RandomSearch:
         if self.strategy == "random":
@@ -174,6 +216,11 @@ class Search:
             if stored is None:
                 raise SearchError(f"study {name!r} was not created by evonorm")
             return cls(study, SearchConfig.from_attrs(stored))
+        if config.unresolved:
+            raise SearchError(
+                f"seed layers {', '.join(config.unresolved)} are registry URIs not read yet: "
+                "evonorm evolve and the pipeline read them from the tracking server"
+            )
         study = optuna.create_study(
             study_name=name,
             storage=storage,
@@ -184,14 +231,19 @@ class Search:
         if stored is None:
             study.set_metric_names(list(config.anchors))
             study.set_user_attr(CONFIG_ATTR, config.to_attrs())
-        elif stored.get(REVISION_KEY) != config.preset_revision:
+            return cls(study, config)
+        if stored.get(REVISION_KEY) != config.preset_revision:
             was = stored.get(REVISION_KEY) or "not recorded"
             raise SearchError(
                 f"search {name!r} was scored under preset {config.preset!r} revision {was}; the "
                 f"preset is now revision {config.preset_revision} and its scores do not compare: "
                 "pick another --study name (or storage) for a new search"
             )
-        elif SearchConfig.from_attrs(stored) != config:  # a field added later reads as default
+        kept = SearchConfig.from_attrs(stored)  # a field added later reads as its default
+        if kept.seed_layers == config.seed_layers:  # the warm start read its registry URIs
+            config = dataclasses.replace(config, seed_graphs=kept.seed_graphs)  # when it began:
+            # an alias that moved since does not change this search
+        if kept != config:
             diff = settings_diff(stored, config.to_attrs())
             raise SearchError(
                 f"search {name!r} exists with other settings ({diff}); resume it with the same "
@@ -238,8 +290,12 @@ class Search:
         return Census(**counts, running=running, waiting=waiting, best=best)
 
     def population(self) -> list[Member]:
-        """Accepted layers (COMPLETE trials), newest first by completion time."""
+        """Accepted layers (COMPLETE trials), newest first by completion time. A ``distinct``
+        search leaves duplicates out: each function is a member once, at its first
+        evaluation, so copies of one good layer cannot crowd the tournament."""
         done = [t for t in self.trials((TrialState.COMPLETE,)) if "graph" in t.user_attrs]
+        if self.config.distinct:
+            done = [t for t in done if t.user_attrs.get("status") != Status.DUPLICATE]
         done.sort(key=lambda t: (t.datetime_complete, t.number), reverse=True)
         return [
             Member(
@@ -267,6 +323,17 @@ class Search:
     def proposed(self) -> frozenset[str]:
         """Structural hashes of every candidate bound so far (pending ones included)."""
         return frozenset(t.user_attrs["hash"] for t in self.trials() if "hash" in t.user_attrs)
+
+    def proposed_functions(self) -> frozenset[str]:
+        """Functional fingerprints of every candidate bound so far: the recorded one where the
+        chain computed it, else computed here (pending candidates, structural duplicates)."""
+        prints = set()
+        for t in self.trials():
+            if "cid" not in t.user_attrs:
+                continue
+            known = t.user_attrs.get("fingerprint")
+            prints.add(known or function_of(Candidate.from_attrs(t.user_attrs).graph))
+        return frozenset(prints)
 
     def quality_references(self) -> dict[str, float]:
         return dict(self.study.user_attrs.get(REFERENCES_ATTR, {}))
@@ -310,11 +377,17 @@ class Search:
             trial.set_user_attr("owner", owner)
         if "cid" in trial.user_attrs:
             return Candidate.from_attrs(trial.user_attrs, trial.number)
-        candidate = self._next_seed_layer()
+        candidate, start = self._next_seed_layer(), time.process_time()
         if candidate is None:
             rng = np.random.default_rng([self.config.seed, trial.number])
-            avoid = self.proposed() if self.config.novel else frozenset()
-            candidate = self.strategy.child(self.population(), rng, self.config.space, avoid)
+            avoid, key = frozenset(), structure
+            if self.config.distinct:
+                avoid, key = self.proposed_functions(), function_of
+            elif self.config.novel:
+                avoid = self.proposed()
+            candidate = self.strategy.child(self.population(), rng, self.config.space, avoid, key)
+        if self.config.distinct:  # drawing against fingerprints costs CPU: count it
+            trial.set_user_attr("propose_seconds", round(time.process_time() - start, 3))
         attrs = candidate.attrs()
         cid = attrs.pop("cid")
         for key, value in attrs.items():
@@ -328,7 +401,7 @@ class Search:
             return None
         carried = [t.user_attrs.get("graph") for t in self.trials() if "cid" in t.user_attrs]
         for name in self.config.seed_layers:
-            graph = KNOWN_LAYERS[name]
+            graph = self.config.seed_graph(name)
             if graph.to_dict() not in carried:
                 return Candidate(graph, self.config.space, generation=0, origin="seed")
         return None
@@ -370,3 +443,12 @@ class Search:
 
 def _number(t: FrozenTrial) -> int:
     return t.number
+
+
+def function_of(graph) -> str:
+    """The graph's functional fingerprint (the rejection chain's), or its structural hash when
+    the fingerprint cannot be computed (the chain then rejects the layer itself)."""
+    try:
+        return fingerprint(graph).digest
+    except Exception:  # a bad candidate is the chain's to reject, not the generator's
+        return structure(graph)

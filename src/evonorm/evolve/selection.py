@@ -16,12 +16,13 @@ Regularized evolution (Real et al. 2019), as used by the paper with K architectu
 - with ``novel`` searches (:class:`~evonorm.evolve.search.SearchConfig`), children whose
   structure the search already evaluated are redrawn too (random search as well): a layer with
   a one-node live graph has few distinct mutants, and re-proposing rejected ones spends the
-  budget on duplicates.
+  budget on duplicates. ``distinct`` searches do the same by *function*: ``key`` maps a graph to
+  its functional fingerprint, so ``x + 0`` is avoided once ``x*1`` was proposed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -45,6 +46,12 @@ SELECTIONS = ("pareto", "average")  # tournament winner: Pareto front over ancho
 MAX_MUTATION_DRAWS = 1000  # ~50 µs each; a live graph of one node changes in ~1 % of draws
 MAX_NOVEL_DRAWS = 100  # random graphs redrawn while already evaluated
 NOVEL_RESELECT = 200  # mutation draws before a new tournament when avoiding evaluated layers
+Key = Callable[[LayerGraph], str]  # what makes two layers "the same" for ``avoid``
+
+
+def structure(graph: LayerGraph) -> str:
+    """The structural hash of the live graph: the default ``key`` of ``avoid``."""
+    return graph.prune().structural_hash()
 
 
 @dataclass(frozen=True)
@@ -89,12 +96,13 @@ class RandomSearch:
         rng: np.random.Generator,
         space: str,
         avoid: AbstractSet[str] = frozenset(),
+        key: Key = structure,
     ):
-        """A random graph; redrawn (at most ``MAX_NOVEL_DRAWS`` times) while its structural hash
-        is in ``avoid``."""
+        """A random graph; redrawn (at most ``MAX_NOVEL_DRAWS`` times) while its ``key`` (by
+        default the structural hash) is in ``avoid``."""
         graph = random_graph(rng, space)
         for _ in range(MAX_NOVEL_DRAWS if avoid else 0):
-            if graph.prune().structural_hash() not in avoid:
+            if key(graph) not in avoid:
                 break
             graph = random_graph(rng, space)
         return Candidate(graph, space, generation=0, origin="random")
@@ -170,25 +178,26 @@ class Evolution:
         rng: np.random.Generator,
         space: str,
         avoid: AbstractSet[str] = frozenset(),
+        key: Key = structure,
     ):
         """``population`` is newest first; only its first ``population_size`` members count.
-        With ``avoid`` (structural hashes already evaluated), mutants in it are redrawn, a new
+        With ``avoid`` (``key``s already evaluated: structural hashes by default), mutants in it
+        are redrawn, a new
         tournament held every ``NOVEL_RESELECT`` draws; after ``MAX_MUTATION_DRAWS`` the last
         mutant stands (the rejection chain then reports it as a duplicate)."""
         pool = list(population[: self.population_size])
         if len(pool) < (self.warmup or self.population_size):
-            return RandomSearch().child(pool, rng, space, avoid)
+            return RandomSearch().child(pool, rng, space, avoid, key)
         winner = self.select(pool, rng)
-        parent_hash = winner.graph.prune().structural_hash()
+        parent_hash = structure(winner.graph)
         mix = self.mutations or DEFAULT_MIX
         for draw in range(1, MAX_MUTATION_DRAWS + 1):
             name, graph = mutate_by(winner.graph, rng, mix)
-            child_hash = graph.prune().structural_hash()
-            if child_hash != parent_hash and child_hash not in avoid:
+            if structure(graph) != parent_hash and (not avoid or key(graph) not in avoid):
                 break
             if avoid and draw % NOVEL_RESELECT == 0:
                 winner = self.select(pool, rng)
-                parent_hash = winner.graph.prune().structural_hash()
+                parent_hash = structure(winner.graph)
         return Candidate(
             graph,
             space,

@@ -79,9 +79,13 @@ def train_accepted(
     verdict: Verdict,
     chain: RejectionChain,
     progress: Progress | None = None,
+    repeats: int = 1,
 ) -> dict[str, TrainResult]:
-    """Full training on every anchor when ``verdict`` accepted the layer; {} otherwise."""
-    return train_anchors(candidate.graph, chain, progress=progress) if verdict.accepted else {}
+    """Full training on every anchor when ``verdict`` accepted the layer, under ``repeats``
+    seeds (the search's ``repeats``: scores are their mean); {} otherwise."""
+    if not verdict.accepted:
+        return {}
+    return train_anchors(candidate.graph, chain, progress=progress, repeats=repeats)
 
 
 def outcome_of(
@@ -98,6 +102,8 @@ def outcome_of(
         metrics[f"final_loss/{arch}"] = result.final_loss
         if result.diverged:
             metrics[f"diverged/{arch}"] = 1.0
+        for repeat, accuracy in enumerate(result.accuracies):
+            metrics[f"accuracy/{arch}/repeat{repeat}"] = accuracy
     common = {
         "trial": candidate.trial,
         "stage": verdict.stage,
@@ -163,6 +169,7 @@ def evaluate(
     chain: RejectionChain,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    repeats: int = 1,
 ) -> Outcome:
     """Reject or train ``candidate`` within ``limits``. A bad layer is an outcome, and so is a
     layer past its budget; only an unexpected exception (a bug) becomes ``status="error"``."""
@@ -171,7 +178,7 @@ def evaluate(
 
     def work(say: Progress) -> Outcome:
         verdict = screen(candidate, chain, say)
-        results = train_accepted(candidate, verdict, chain, say)
+        results = train_accepted(candidate, verdict, chain, say, repeats)
         return outcome_of(candidate, verdict, results, time.perf_counter() - start)
 
     return budgeted(candidate, chain, work, limits, progress)

@@ -96,7 +96,9 @@ def work(settings: WorkerSettings) -> int:
         candidate = search.bind(trial, owner)
         chain = steps.chain_for(search, data)
         with steps.heartbeat(search.study, trial.number):
-            outcome = steps.evaluate(candidate, chain, limits=settings.limits)
+            outcome = steps.evaluate(
+                candidate, chain, limits=settings.limits, repeats=search.config.repeats
+            )
         search.save_quality_references(chain.references)
         recorded += steps.record(search, outcome)
 

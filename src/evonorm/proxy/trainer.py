@@ -15,6 +15,7 @@ inside a candidate's budget is the exception: it propagates to
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -60,6 +61,24 @@ class TrainResult:
     diverged: bool  # a non-finite loss or an error inside the network
     timed_out: bool = False
     reason: str = ""  # why training stopped early, if it did
+    accuracies: tuple[float, ...] = ()  # per training seed, when this is a mean over seeds
+
+
+def mean_result(results: list[TrainResult]) -> TrainResult:
+    """One result for the same training under several seeds: mean accuracy and loss, summed
+    steps and seconds, diverged or timed out if any run was; the per-seed accuracies kept."""
+    if len(results) == 1:
+        return results[0]
+    return TrainResult(
+        accuracy=statistics.fmean(r.accuracy for r in results),
+        final_loss=statistics.fmean(r.final_loss for r in results),
+        steps=sum(r.steps for r in results),
+        seconds=sum(r.seconds for r in results),
+        diverged=any(r.diverged for r in results),
+        timed_out=any(r.timed_out for r in results),
+        reason="; ".join(r.reason for r in results if r.reason),
+        accuracies=tuple(r.accuracy for r in results),
+    )
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:

@@ -24,11 +24,13 @@ from dataclasses import asdict, dataclass, field, replace
 from evonorm.proxy.data import ProxyData
 from evonorm.proxy.presets import Preset
 from evonorm.proxy.score import seeded_model, train_layer
-from evonorm.proxy.trainer import TrainConfig, TrainResult
+from evonorm.proxy.trainer import TrainConfig, TrainResult, mean_result
 from evonorm.reject.fingerprint import fingerprint
 from evonorm.reject.stability import worst_case_grad_norm
 from evonorm.reject.verdict import Stage, Verdict
 from evonorm.space import LayerGraph, known_layer
+
+REPEAT_STRIDE = 1000  # repeat k of a training uses seed + 1000·k, never another search's seed
 
 Progress = Callable[[str], None]
 
@@ -178,17 +180,29 @@ def evaluate(
     return Evaluation(verdict, results, time.perf_counter() - start)
 
 
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The training seed of a layer's ``repeat``-th training (0: the search's own seed)."""
+    return seed + REPEAT_STRIDE * repeat
+
+
 def train_anchors(
     graph: LayerGraph,
     chain: RejectionChain,
     archs: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    repeats: int = 1,
 ) -> dict[str, TrainResult]:
     """Full training (the preset's budget, the chain's data and seed) on each of ``archs``
-    (default: the preset's anchors)."""
+    (default: the preset's anchors). With ``repeats`` > 1 each architecture is trained again
+    with seeds :func:`repeat_seed` and scored by the mean (:func:`mean_result`)."""
     preset, results = chain.preset, {}
     for arch in archs or preset.anchor_names:
-        if progress:
-            progress(f"training on {arch} ({preset.train.steps} steps)")
-        results[arch] = train_layer(graph, arch, preset, chain.data, preset.train, chain.seed)
+        runs = []
+        for repeat in range(repeats):
+            if progress:
+                again = f", seed {repeat + 1} of {repeats}" if repeats > 1 else ""
+                progress(f"training on {arch} ({preset.train.steps} steps{again})")
+            seed = repeat_seed(chain.seed, repeat)
+            runs.append(train_layer(graph, arch, preset, chain.data, preset.train, seed))
+        results[arch] = mean_result(runs)
     return results

@@ -153,22 +153,25 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
         )
     lines += [
         "",
-        f"Candidates evolution needed to reach random search's best at N = {config.budget} "
-        f"(target ≤ N/3 = {config.budget // 3}):",
+        f"Candidates and CPU-seconds each evolution arm needed to reach random search's best at "
+        f"N = {config.budget} (targets: ≤ N/3 = {config.budget // 3} candidates, ≤ ½ of random "
+        "search's CPU-seconds):",
         "",
-        "| seed | random search best at N | evolution best at N | evolution reached it after |",
-        "|---:|---:|---:|---|",
+        "| seed | arm | random search best at N | arm best at N | reached it after | "
+        "CPU-s then / random search's at N |",
+        "|---:|---|---:|---:|---|---:|",
     ]
     for e in result.efficiency():
-        needed = e["evolution_needed"]
-        verdict = (
-            "never (within N)"
-            if needed is None
-            else f"{needed} candidates ({'meets' if needed <= config.budget / 3 else 'misses'} "
-            "the target)"
-        )
+        needed = e["needed"]
+        if needed is None:
+            verdict, ratio = "never (within N)", "—"
+        else:
+            meets = "meets" if needed <= config.budget / 3 else "misses"
+            verdict = f"{needed} candidates ({meets} the target)"
+            ratio = f"{e['needed_seconds'] / max(e['random_seconds'], 1e-9):.2f}"
         lines.append(
-            f"| {e['seed']} | {_pct(e['random_best'])} | {_pct(e['evolution_best'])} | {verdict} |"
+            f"| {e['seed']} | {e['arm']} | {_pct(e['random_best'])} | {_pct(e['best'])} | "
+            f"{verdict} | {ratio} |"
         )
     return "\n".join(lines) + "\n"
 

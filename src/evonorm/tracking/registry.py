@@ -237,16 +237,28 @@ def pull_layer(uri: str, out: str | Path, *, tracking_uri: str | None = None) ->
     return out
 
 
-def load_layer(uri: str, *, tracking_uri: str | None = None) -> Callable[..., nn.Module]:
-    """A norm-act factory for the registered layer (``norm_layer=`` in torchvision): reads
-    only ``graph.json``, never unpickles anything."""
+def load_graph(uri: str, *, tracking_uri: str | None = None) -> LayerGraph:
+    """The registered version's graph (its ``graph.json``; nothing is unpickled)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = pull_layer(uri, tmp, tracking_uri=tracking_uri)
         try:
-            graph = LayerGraph.from_json((folder / "graph.json").read_text())
+            return LayerGraph.from_json((folder / "graph.json").read_text())
         except (OSError, GraphError) as error:
             raise LayerNotFound(f"{uri}: no valid graph.json in the version ({error})") from None
-    return functools.partial(build_layer, graph)
+
+
+def load_layer(uri: str, *, tracking_uri: str | None = None) -> Callable[..., nn.Module]:
+    """A norm-act factory for the registered layer (``norm_layer=`` in torchvision): reads
+    only ``graph.json``, never unpickles anything."""
+    return functools.partial(build_layer, load_graph(uri, tracking_uri=tracking_uri))
+
+
+def seed_graphs(seed_layers, *, tracking_uri: str | None) -> dict[str, dict]:
+    """The graphs behind the registry URIs among a search's seed layers (``models:/NAME@champion``
+    makes "improve my champion" a warm start), read once when the search is created; known
+    layer names need no lookup. A store or version that is not there is one clear error."""
+    uris = [name for name in seed_layers if name.startswith("models:/")]
+    return {uri: load_graph(uri, tracking_uri=tracking_uri).to_dict() for uri in uris}
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,15 @@ HELP: dict[str, str] = {
     "mutations": "Evolution's mutation mix as NAME=P,... with probabilities summing to 1, from "
     "redraw (the paper's: one node gets a new op and inputs), op, rewire, insert, remove "
     "(docs/evolution.md). Empty: redraw alone, as in the paper.",
-    "seed_layers": "Known layers evaluated first, a warm start, as a,b,... (e.g. "
-    "bn_relu,evonorm_b0; see evonorm layer show). Empty: a random initial population.",
+    "seed_layers": "Layers evaluated first, a warm start, as a,b,...: known layers (e.g. "
+    "bn_relu,evonorm_b0; see evonorm layer show) or registry URIs (models:/NAME@champion: "
+    "improve my champion), read from tracking_uri when the study is created. Empty: a random "
+    "initial population.",
+    "distinct": "Draw only children whose function (fingerprint) no earlier candidate of the "
+    "study computes, and let each function be a population member once. Off: duplicates are "
+    "proposed, recorded free of charge and count as candidates, as in the paper.",
+    "repeats": "Training seeds of an accepted layer, 1 to 5; its scores are their mean, so a "
+    "lucky seed does not make a parent. 1: one training, as in the paper.",
     "generations": "Generations this run adds, one after the other; an integer >= 1.",
     "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
     "candidates_per_task": "Candidates one reject task and one train task evaluate one after "
