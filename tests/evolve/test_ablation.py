@@ -39,9 +39,18 @@ ARGS = [
     "1",
     "--jobs",
     "1",
+    "--rescore-seeds",
+    "1",
 ]
 CONFIG = AblationConfig(
-    preset="smoke", budget=6, seeds=2, samples=2, population=2, tournament=2, warmup=1
+    preset="smoke",
+    budget=6,
+    seeds=2,
+    samples=2,
+    population=2,
+    tournament=2,
+    warmup=1,
+    rescore_seeds=1,
 )
 
 
@@ -80,8 +89,9 @@ def test_results_have_every_row_and_column_and_the_plot(ran):
     assert "](results-best-so-far.png)" in text
     assert "evonorm experiment ablation --preset smoke --budget 6" in text
     assert "≤ N/3 = 2 candidates" in text
-    assert text.count("| 0 | random |") == 1  # its curve
-    assert text.count("| 1 | evolution |") == 2  # its curve and its efficiency line
+    searches = text[: text.index("### Best-so-far layers re-scored")]
+    assert searches.count("| 0 | random |") == 1  # its curve
+    assert searches.count("| 1 | evolution |") == 2  # its curve and its efficiency line
 
 
 def test_every_row_trained_on_every_column_and_searches_spent_the_budget(ran):
@@ -144,6 +154,11 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
     assert names == [*ROWS, "Evolution, improved", "Evolution, warm start"]
     assert re.search(r"\| 0 \| improved \| [\d.]+ \| [\d.]+ \|", text)
     assert "| 1 | warm |" in text
+    rescored = text[text.index("### Best-so-far layers re-scored") :]
+    for arm, at in [("bn_relu", "reference"), ("random", "N"), ("improved", "half CPU")]:
+        assert f"| 0 | {arm} | {at} |" in rescored, (arm, at)
+    assert re.search(r"\| 1 \| improved \| (yes|no) \([+-]\d+\.\d\) \|", rescored)
+    assert " (1) |" in rescored and " (0) |" not in rescored  # every point trained once
     config = dataclasses.replace(CONFIG, arms=("improved", "warm"))
     result = collect(config, root)
     warm = next(c for c in result.curves if c.arm == "warm" and c.seed == 0)

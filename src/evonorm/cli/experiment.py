@@ -31,6 +31,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
             arms=tuple(args.arms) if args.arms else None,
+            rescore_seeds=args.rescore_seeds,
         )
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
@@ -76,6 +77,12 @@ def add(commands) -> None:
         nargs="+",
         help="search arms among random, evolution (the paper's), improved, warm (default: "
         "random evolution); may grow between runs",
+    )
+    abl.add_argument(
+        "--rescore-seeds",
+        type=positive,
+        default=3,
+        help="fresh training seeds re-scoring each arm's best-so-far layers (default 3)",
     )
     abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
     abl.add_argument("--jobs", type=positive, default=2, help="processes (threads split)")

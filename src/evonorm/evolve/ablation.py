@@ -25,6 +25,7 @@ processes than across threads).
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import time
@@ -90,6 +91,7 @@ class AblationConfig:
     improved_mutations: dict[str, float] = field(default_factory=lambda: dict(EQUAL_MIX))
     improved_repeats: int = 2  # the improved arms train an accepted layer under two seeds
     improved_warmup: int = 3  # accepted random layers before the improved arms mutate
+    rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
 
     def __post_init__(self) -> None:
@@ -190,6 +192,7 @@ class AblationResult:
     rows: list[Row]
     curves: list[Curve]
     wall_seconds: float  # summed over all runs of this ablation
+    rescored: list[Rescored] = field(default_factory=list)
 
     def efficiency(self) -> list[dict]:
         """Per seed and evolution arm: random search's best at N, the arm's best at N, and the
@@ -266,14 +269,20 @@ def _check_config(root: Path, config: AblationConfig) -> None:
     path.write_text(json.dumps(config.fixed(), indent=1) + "\n")
 
 
-def _load_trainings(root: Path) -> dict[tuple[str, str, int], dict]:
+def _key(row: dict) -> tuple[str, str, int, int]:
+    """A training's identity: layer, network, data seed (the split), training seed (rows
+    written before re-scoring existed trained with the data seed)."""
+    return row["hash"], row["arch"], row["seed"], row.get("train_seed", row["seed"])
+
+
+def _load_trainings(root: Path) -> dict[tuple[str, str, int, int], dict]:
     done = {}
     path = root / TRAININGS
     if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                done[(row["hash"], row["arch"], row["seed"])] = row
+                done[_key(row)] = row
     return done
 
 
@@ -306,19 +315,18 @@ def _search_job(root: str, config: AblationConfig, arm: str, seed: int, threads:
     return f"search {arm} seed {seed}: {config.budget} candidates"
 
 
-def _train_job(preset_name: str, graph: dict, arch: str, seed: int) -> dict:
+def _train_job(preset_name: str, graph: dict, arch: str, seed: int, train_seed: int) -> dict:
+    """One rerank-budget training on the ``rerank`` split drawn with ``seed``."""
     preset = get_preset(preset_name)
     if (preset_name, seed) not in _DATA:
         _DATA[(preset_name, seed)] = preset.load_data(seed=seed)
     layer = LayerGraph.from_dict(graph)
-    result = train_layer(layer, arch, preset, _DATA[(preset_name, seed)], preset.rerank_train, seed)
-    return {
-        "hash": layer.structural_hash(),
-        "arch": arch,
-        "seed": seed,
-        "formula": layer.formula(),
-        "result": result_to_dict(result),
-    }
+    data = _DATA[(preset_name, seed)]
+    result = train_layer(layer, arch, preset, data, preset.rerank_train, train_seed)
+    row = {"hash": layer.structural_hash(), "arch": arch, "seed": seed}
+    if train_seed != seed:
+        row["train_seed"] = train_seed
+    return {**row, "formula": layer.formula(), "result": result_to_dict(result)}
 
 
 # -- which layers each row trains --------------------------------------------------------------
@@ -384,6 +392,94 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
     return rows
 
 
+# -- re-scoring each arm's best-so-far layers under one protocol --------------------------------
+
+RESCORE_SEED = 100  # first training seed of re-scoring: no search trains with 100..199
+
+
+def rescore_seeds(config: AblationConfig) -> range:
+    return range(RESCORE_SEED, RESCORE_SEED + config.rescore_seeds)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A layer to re-score: an arm's best-so-far layer of seed ``seed`` at a checkpoint (``N/3``
+    and ``N`` candidates; ``half CPU``: within half of random search's CPU-seconds at N), or
+    BN-ReLU (``arm="bn_relu"``, ``at="reference"``)."""
+
+    seed: int
+    arm: str
+    at: str
+    graph: LayerGraph
+    candidates: int  # candidates the arm had spent at the checkpoint
+    search_score: float  # the mean search score the arm selected it on
+
+
+def _best_of(recorded: list) -> tuple[float, LayerGraph] | None:
+    accepted = _accepted(recorded)
+    return max(accepted, key=lambda pair: pair[0]) if accepted else None
+
+
+def _spent(recorded: list) -> list[float]:
+    total, out = 0.0, []
+    for r in recorded:
+        total += float(r.attrs.get("seconds") or 0.0) + float(r.attrs.get("propose_seconds", 0))
+        out.append(total)
+    return out
+
+
+def rescore_plan(config: AblationConfig, root: Path) -> list[Point]:
+    """Every checkpoint layer the searches have reached so far, with BN-ReLU per seed."""
+    points = []
+    for seed in range(config.seeds):
+        points.append(Point(seed, "bn_relu", "reference", KNOWN_LAYERS["bn_relu"], 0, math.nan))
+        records = {}
+        for arm in config.arms:
+            search = _open(root, arm, seed)
+            records[arm] = _recorded(search)[: config.budget] if search is not None else []
+        random_full = len(records.get("random", [])) >= config.budget
+        half = _spent(records["random"])[-1] / 2 if random_full else None
+        for arm, recorded in records.items():
+            checks = [("N/3", config.budget // 3), ("N", config.budget)]
+            if arm != "random" and half is not None and len(recorded) >= config.budget:
+                within = sum(1 for spent in _spent(recorded) if spent <= half)
+                checks.append(("half CPU", within))
+            for at, count in checks:
+                if len(recorded) < count or count == 0:
+                    continue
+                best = _best_of(recorded[:count])
+                if best is not None:
+                    points.append(Point(seed, arm, at, best[1], count, best[0]))
+    return points
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A :class:`Point` with its accuracies under the common protocol: arch -> one accuracy per
+    re-scoring seed (the rerank budget, the ``rerank`` split of the point's seed)."""
+
+    point: Point
+    cells: dict[str, list[float]]
+
+    def mean(self, archs: Iterable[str]) -> float:
+        values = [v for a in archs for v in self.cells.get(a, [])]
+        return statistics.fmean(values) if values else float("nan")
+
+
+def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
+    out = []
+    for point in rescore_plan(config, root):
+        cells = {}
+        for arch in config.archs:
+            rows = [
+                done.get((point.graph.structural_hash(), arch, point.seed, t))
+                for t in rescore_seeds(config)
+            ]
+            cells[arch] = [r["result"]["accuracy"] for r in rows if r is not None]
+        out.append(Rescored(point, cells))
+    return out
+
+
 # -- running -----------------------------------------------------------------------------------
 
 
@@ -420,17 +516,26 @@ def run_ablation(
             queued: set = set()
 
             def queue_trainings() -> None:
-                for _, _, _, layers in plan_rows(config, root):
-                    for seed, graph in layers:
-                        for arch in config.archs:
-                            key = (graph.structural_hash(), arch, seed)
-                            if key in done or key in queued:
-                                continue
-                            queued.add(key)
-                            future = pool.submit(
-                                _train_job, config.preset, graph.to_dict(), arch, seed
-                            )
-                            pending[future] = ("train", graph.formula(), arch, seed)
+                wanted = [
+                    (seed, graph, seed)
+                    for _, _, _, layers in plan_rows(config, root)
+                    for seed, graph in layers
+                ]
+                wanted += [
+                    (point.seed, point.graph, train_seed)
+                    for point in rescore_plan(config, root)
+                    for train_seed in rescore_seeds(config)
+                ]
+                for seed, graph, train_seed in wanted:
+                    for arch in config.archs:
+                        key = (graph.structural_hash(), arch, seed, train_seed)
+                        if key in done or key in queued:
+                            continue
+                        queued.add(key)
+                        future = pool.submit(
+                            _train_job, config.preset, graph.to_dict(), arch, seed, train_seed
+                        )
+                        pending[future] = ("train", graph.formula(), arch, seed)
 
             queue_trainings()
             while pending:
@@ -446,7 +551,7 @@ def run_ablation(
                         echo(value)
                         queue_trainings()  # its best and accepted layers are now known
                         continue
-                    done[(value["hash"], value["arch"], value["seed"])] = value
+                    done[_key(value)] = value
                     with log.open("a") as f:
                         f.write(json.dumps(value) + "\n")
                     r, formula = value["result"], value["formula"][:40]
@@ -468,7 +573,7 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
         cells: dict[str, list[float]] = {arch: [] for arch in config.archs}
         for seed, graph in layers:
             for arch in config.archs:
-                row = done.get((graph.structural_hash(), arch, seed))
+                row = done.get((graph.structural_hash(), arch, seed, seed))
                 if row is not None:
                     cells[arch].append(row["result"]["accuracy"])
         formulas = list(dict.fromkeys(g.formula() for _, g in layers))
@@ -479,15 +584,15 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
             search = _open(root, arm, seed)
             if search is not None:
                 curves.append(_curve_of(search, arm, seed, config.budget))
-    return AblationResult(config, rows, curves, _wall(root))
+    return AblationResult(config, rows, curves, _wall(root), rescored(config, root, done))
 
 
 def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
-    best, current, accepted, rejected, duplicates, seconds = [], float("nan"), 0, 0, 0, 0.0
-    spent = []
-    for r in _recorded(search)[:budget]:
-        seconds += float(r.attrs.get("seconds") or 0.0) + float(r.attrs.get("propose_seconds", 0))
-        spent.append(seconds)
+    best, current, accepted, rejected, duplicates = [], float("nan"), 0, 0, 0
+    recorded = _recorded(search)[:budget]
+    spent = _spent(recorded)
+    seconds = spent[-1] if spent else 0.0
+    for r in recorded:
         rejected += r.status == "rejected"
         duplicates += r.status == "duplicate"
         if r.state == "COMPLETE" and r.values:

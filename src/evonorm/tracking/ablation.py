@@ -27,8 +27,13 @@ from evonorm.proxy.presets import get_preset
 __all__ = ["NOTES_MARKER", "best_so_far_figure", "markdown", "write_results"]
 
 NOTES_MARKER = "<!-- analysis: kept when this file is regenerated -->"
-_COLOURS = {"random": "#7f7f7f", "evolution": "#d62728"}
-_LABELS = {"random": "random search + rejection", "evolution": "evolution + rejection"}
+_COLOURS = {"random": "#7f7f7f", "evolution": "#d62728", "improved": "#1f77b4", "warm": "#2ca02c"}
+_LABELS = {
+    "random": "random search + rejection",
+    "evolution": "evolution + rejection (paper)",
+    "improved": "evolution, improved",
+    "warm": "evolution, warm start",
+}
 
 
 def _pct(value: float) -> str:
@@ -40,7 +45,7 @@ def best_so_far_figure(curves: list[Curve], budget: int) -> Figure:
     seeds thick (once every seed has accepted a layer); the dotted line marks a third of the
     budget."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for arm in ("random", "evolution"):
+    for arm in _LABELS:
         mine = [c for c in curves if c.arm == arm]
         for c in mine:
             ax.plot(
@@ -84,6 +89,20 @@ def _average(row, archs) -> float:
     return statistics.fmean(means) if all(math.isfinite(m) for m in means) else float("nan")
 
 
+def _arms_line(config) -> list[str]:
+    if not {"improved", "warm"} & set(config.arms):
+        return []
+    mix = ",".join(f"{k}={v:g}" for k, v in config.improved_mutations.items())
+    return [
+        f"- Arms: {', '.join(config.arms)}. The improved arm (docs/evolution.md): mutations "
+        f"{mix}, distinct children, accepted layers trained under {config.improved_repeats} "
+        f"seeds (their mean is the score), mutation from {config.improved_warmup} accepted "
+        f"layers on; the warm arm the same, started from {', '.join(config.warm_layers)}.",
+        "- CPU-seconds: each candidate's evaluation (and, for distinct arms, proposal) time on a "
+        "one-thread worker, summed; two workers shared the two cores.",
+    ]
+
+
 def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> str:
     config = result.config
     preset = get_preset(config.preset)
@@ -103,6 +122,7 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
         f"{config.budget} candidates per arm and seed; seeds 0–{config.seeds - 1}; evolution: "
         f"population {config.population}, tournament {config.tournament}, Pareto selection, "
         f"mutation from {config.warmup} accepted layers on.",
+        *_arms_line(config),
         f"- Every row trained with the rerank budget ({preset.rerank_train.steps} steps, batch "
         f"{preset.rerank_train.batch_size}), accuracy on the `rerank` split "
         f"({preset.rerank_size} images never scored by the search); the data split and the "
@@ -141,15 +161,16 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
         "searches select on). Both arms draw the same random layers until evolution starts "
         "mutating, so their curves start together.",
         "",
-        "| seed | arm | accepted | rejected | duplicates | CPU-s per candidate | best at N |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| seed | arm | accepted | rejected | duplicates | CPU-s per candidate | "
+        "candidates per CPU-hour | best at N |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in sorted(result.curves, key=lambda c: (c.seed, c.arm)):
         per = c.seconds / max(1, len(c.best))
         best = c.best[-1] if c.best else float("nan")
         lines.append(
             f"| {c.seed} | {c.arm} | {c.accepted} | {c.rejected} | {c.duplicates} | "
-            f"{per:.1f} | {_pct(best)} |"
+            f"{per:.1f} | {3600 / per if per else float('nan'):.0f} | {_pct(best)} |"
         )
     lines += [
         "",
@@ -173,7 +194,65 @@ def markdown(result: AblationResult, *, command: str, root: Path, plot: str) -> 
             f"| {e['seed']} | {e['arm']} | {_pct(e['random_best'])} | {_pct(e['best'])} | "
             f"{verdict} | {ratio} |"
         )
+    lines += rescored_markdown(result)
     return "\n".join(lines) + "\n"
+
+
+def rescored_markdown(result: AblationResult) -> list[str]:
+    """Each arm's best-so-far layers re-scored under one protocol, and the issue-14 targets
+    read from them (the search scores above are single-protocol, selection-biased)."""
+    config = result.config
+    if not result.rescored:
+        return []
+    preset = get_preset(config.preset)
+    anchors, held = preset.anchor_names, config.held_out
+    seeds = ", ".join(str(s) for s in range(100, 100 + config.rescore_seeds))
+    lines = [
+        "",
+        "### Best-so-far layers re-scored",
+        "",
+        f"Each arm's best layer (by its search score) after N/3 = {config.budget // 3} and N = "
+        f"{config.budget} candidates, and for the evolution arms within half of random "
+        f"search's CPU-seconds at N, trained again with seeds {seeds} (rerank budget, `rerank` "
+        "split of the search's seed), beside BN-ReLU under the same protocol. Means over those "
+        "seeds and the networks.",
+        "",
+        "| seed | arm | at | candidates | layer | search score | anchors | held-out |",
+        "|---:|---|---|---:|---|---:|---:|---:|",
+    ]
+    for r in sorted(result.rescored, key=lambda r: (r.point.seed, r.point.arm, r.point.at)):
+        p = r.point
+        n = len(r.cells.get(anchors[0], []))
+        lines.append(
+            f"| {p.seed} | {p.arm} | {p.at} | {p.candidates or '—'} | `{p.graph.formula()[:50]}` "
+            f"| {_pct(p.search_score)} | {_pct(r.mean(anchors))} ({n}) | {_pct(r.mean(held))} |"
+        )
+    lines += ["", "Targets, re-scored (per seed; an empty cell: not reached yet):", ""]
+    lines += [
+        "| seed | arm | at N/3 ≥ RS at N | half CPU ≥ RS at N | "
+        "at N ≥ BN-ReLU (anchors, held-out) |"
+    ]
+    lines += ["|---:|---|---|---|---|"]
+    found = {(r.point.seed, r.point.arm, r.point.at): r for r in result.rescored}
+
+    def beats(a, b, archs) -> str:
+        if a is None or b is None or not all(x.cells.get(archs[0]) for x in (a, b)):
+            return ""
+        ahead = a.mean(archs) - b.mean(archs)
+        return f"{'yes' if ahead >= 0 else 'no'} ({100 * ahead:+.1f})"
+
+    for seed in range(config.seeds):
+        rs, bn = found.get((seed, "random", "N")), found.get((seed, "bn_relu", "reference"))
+        for arm in config.arms:
+            if arm == "random":
+                continue
+            third, half, full = (found.get((seed, arm, at)) for at in ("N/3", "half CPU", "N"))
+            versus_bn = f"{beats(full, bn, anchors)}, {beats(full, bn, held)}".strip(", ")
+            lines.append(
+                f"| {seed} | {arm} | {beats(third, rs, anchors)} | {beats(half, rs, anchors)} | "
+                f"{versus_bn} |"
+            )
+    return lines
 
 
 def write_results(result: AblationResult, out: Path, *, command: str, root: Path) -> Path:
