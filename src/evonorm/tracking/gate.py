@@ -26,8 +26,8 @@ from evonorm.proxy.presets import get_preset
 
 __all__ = [
     "MAX_DROP",
+    "GateDecision",
     "RerankEvidence",
-    "Verdict",
     "evidence_from_rerank",
     "kept_evidence",
     "verdict",
@@ -58,19 +58,22 @@ class RerankEvidence:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GateDecision:
+    """The champion gate's decision on one layer (not to be confused with the rejection
+    chain's :class:`evonorm.reject.verdict.Verdict` on a candidate)."""
+
     passed: bool
     reason: str  # why it passed or failed, one line
 
 
-def verdict(evidence: RerankEvidence | None) -> Verdict:
+def verdict(evidence: RerankEvidence | None) -> GateDecision:
     """The gate's verdict on ``evidence`` (None: the layer was never reranked)."""
     if evidence is None:
-        return Verdict(False, "no rerank: the layer was never reranked beside BN-ReLU")
+        return GateDecision(False, "no rerank: the layer was never reranked beside BN-ReLU")
     if not evidence.bn_relu:
-        return Verdict(False, "BN-ReLU was not reranked beside it")
+        return GateDecision(False, "BN-ReLU was not reranked beside it")
     if evidence.seed_std is None:
-        return Verdict(
+        return GateDecision(
             False,
             "BN-ReLU's seed std is not measured for this preset: rerank with two or more seeds",
         )
@@ -94,8 +97,8 @@ def verdict(evidence: RerankEvidence | None) -> Verdict:
                 f"BN-ReLU's {reference:.2%}"
             )
     if failures:
-        return Verdict(False, "; ".join(failures))
-    return Verdict(
+        return GateDecision(False, "; ".join(failures))
+    return GateDecision(
         True,
         f"beats BN-ReLU by {100 * gap:.2f} points on the mean (seed std "
         f"{100 * evidence.seed_std:.2f}), within {100 * MAX_DROP:.0f} points on every network",

@@ -33,10 +33,11 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from evonorm.compile import build_layer, standalone_source
+from evonorm.errors import first_line
 from evonorm.space import GraphError, LayerGraph
-from evonorm.tracking.gate import RerankEvidence, Verdict, verdict
+from evonorm.tracking.gate import GateDecision, RerankEvidence, verdict
 from evonorm.tracking.plots import graph_figure
-from evonorm.tracking.reach import check_tracking, make_store_folder
+from evonorm.tracking.reach import TrackingError, check_tracking, make_store_folder
 from evonorm.tracking.tracker import experiment_id
 
 __all__ = [
@@ -103,7 +104,16 @@ def publish_layer(
         figure = graph_figure(graph, title=f"{name}: {graph.formula()}"[:120])
         figure.savefig(folder / "graph.png", dpi=120)
         plt.close(figure)
-        client.log_artifacts(run_id, str(folder), "layer")
+        try:
+            client.log_artifacts(run_id, str(folder), "layer")
+        except (OSError, MlflowException) as error:  # a full or unwritable artifact store
+            client.set_terminated(run_id, "FAILED")  # no version points at a half-written run
+            where = client.get_run(run_id).info.artifact_uri
+            raise TrackingError(
+                f"could not store layer {name!r} in the artifact store {where} "
+                f"({first_line(error)}); nothing was registered: free space there (or point the "
+                "tracking server at another artifact root) and publish again"
+            ) from None
     for key, value in metrics.items():
         client.log_metric(run_id, key, value)
     client.set_terminated(run_id)
@@ -144,7 +154,7 @@ def _champion_or_challenger(
     name: str,
     metrics: dict[str, float],
     evidence: RerankEvidence | None,
-    gate: Verdict,
+    gate: GateDecision,
 ) -> str:
     if not gate.passed:
         return "challenger"
@@ -167,7 +177,7 @@ def load_line(uri: str) -> str:
 
 
 def version_description(
-    uri: str, graph: LayerGraph, evidence: RerankEvidence | None, gate: Verdict
+    uri: str, graph: LayerGraph, evidence: RerankEvidence | None, gate: GateDecision
 ) -> str:
     """What the MLflow UI shows for the version ``uri`` (``models:/NAME/N``): formula, origin,
     rerank beside BN-ReLU, the gate's verdict, and how to load it."""
@@ -268,7 +278,7 @@ class Published:
     name: str
     version: int
     aliases: tuple[str, ...]
-    verdict: Verdict  # the champion gate's, whatever alias it got
+    verdict: GateDecision  # the champion gate's, whatever alias it got
 
     def line(self) -> str:
         alias = "champion" if "champion" in self.aliases else "challenger"
