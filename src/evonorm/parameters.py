@@ -8,6 +8,7 @@ started from the KFP UI.
 
 from __future__ import annotations
 
+import inspect
 import re
 
 from evonorm.evolve import SearchConfig
@@ -38,21 +39,6 @@ AT_LEAST = {
     "candidate_memory_mb": 0,
     "candidate_seconds": 0,
 }
-
-
-SEARCH_KEYS = (
-    "preset",
-    "space",
-    "strategy",
-    "population",
-    "tournament",
-    "selection",
-    "seed",
-    "mutations",
-    "seed_layers",
-    "distinct",
-    "repeats",
-)  # the run form's parameters that define the search (SearchConfig)
 
 
 def search_config(
@@ -132,6 +118,7 @@ def check_values(values: dict) -> None:
         )
     if "population" in values:
         try:
-            search_config(**{k: v for k, v in values.items() if k in SEARCH_KEYS})
+            keys = inspect.signature(search_config).parameters  # the search's settings
+            search_config(**{k: v for k, v in values.items() if k in keys})
         except (ValueError, KeyError) as error:
             raise ValueError(f"pipeline parameters: {str(error).strip(chr(39))}") from None
