@@ -1,7 +1,8 @@
 """``evonorm-search``: the whole search as one Kubeflow pipeline.
 
 check-params → prepare-data → init-study → G sequential generations (generate → per group of
-candidates, in parallel: reject → train → record the generation) → rerank → transfer →
+candidates, in parallel: reject (on a GPU pod at ``paper``, a CPU pod otherwise) → train →
+record the generation) → rerank → transfer →
 register; ``finalize`` is the exit handler (report + final status in MLflow, also on failure).
 
 Every setting is a pipeline parameter with a default, so a run can be started from the KFP UI
@@ -10,6 +11,8 @@ form. ``storage`` and ``tracking_uri`` left empty are read inside the pods from 
 ``evonorm-storage`` and ``evonorm-mlflow`` Secrets (credentials never appear in run parameters);
 the local runner passes explicit values.
 """
+
+from contextlib import nullcontext
 
 from kfp import dsl, kubernetes
 
@@ -21,10 +24,11 @@ from components.plan.component import plan
 from components.prepare_data.component import prepare_data
 from components.record.component import record
 from components.register.component import register
-from components.reject.component import reject
+from components.reject.component import reject, reject_on_gpu
 from components.rerank.component import rerank
 from components.train.component import train
 from components.transfer.component import transfer
+from evonorm.proxy.presets import PRESETS
 from evonorm.workflow.form import documented
 
 __all__ = ["PIPELINES", "evonorm_search"]
@@ -41,6 +45,8 @@ SECRETS = {
     },
 }
 GPU_POOL = ("nvidia.com/gpu.present", "true")  # node label of the GPU pool (NVIDIA GPU operator)
+# presets whose rejection step runs on the training device (a GPU pod), checked in this order
+ON_GPU = tuple(name for name, p in PRESETS.items() if p.reject_on_accelerator)
 
 
 def _cluster(
@@ -76,6 +82,31 @@ def _cluster(
             medium="Memory",
         )
     return task
+
+
+def _screen(preset, study, storage, group, device, memory_mb, seconds) -> dsl.OneOf:
+    """The rejection step of one group: on a GPU pod with the training ``device`` for the
+    presets in :data:`ON_GPU` (one ``dsl.If`` branch each), on a CPU pod otherwise."""
+    branches = []
+    for i, name in enumerate(ON_GPU):
+        with (dsl.If if i == 0 else dsl.Elif)(preset == name, name=f"preset {name}: GPU"):
+            task = reject_on_gpu(
+                study=study,
+                storage=storage,
+                candidates=group,
+                device=device,
+                memory_mb=memory_mb,
+                seconds=seconds,
+            )
+            branches.append(
+                _cluster(task, "reject on GPU", cpu="4", memory="16Gi", gpu=True, retries=1)
+            )
+    with dsl.Else(name="other presets: CPU") if ON_GPU else nullcontext():
+        task = reject(
+            study=study, storage=storage, candidates=group, memory_mb=memory_mb, seconds=seconds
+        )
+        branches.append(_cluster(task, "reject: rejection chain", cpu="2", memory="4Gi", retries=1))
+    return dsl.OneOf(*(b.output for b in branches)) if ON_GPU else branches[0].output
 
 
 @dsl.pipeline(
@@ -182,23 +213,13 @@ def evonorm_search(
             )
             _cluster(born, "generate candidates", cpu="1", memory="1Gi", retries=2)
             with dsl.ParallelFor(born.output, name="candidates") as group:
-                screened = _cluster(
-                    reject(
-                        study=study,
-                        storage=storage,
-                        candidates=group,
-                        memory_mb=candidate_memory_mb,
-                        seconds=candidate_seconds,
-                    ),
-                    "reject: rejection chain",
-                    cpu="2",
-                    memory="4Gi",
-                    retries=1,
+                screened = _screen(
+                    preset, study, storage, group, device, candidate_memory_mb, candidate_seconds
                 )
                 trained = train(
                     study=study,
                     storage=storage,
-                    screened=screened.output,
+                    screened=screened,
                     device=device,
                     memory_mb=candidate_memory_mb,
                     seconds=candidate_seconds,

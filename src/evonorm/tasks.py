@@ -187,6 +187,14 @@ def _loop_threads() -> None:
         torch.set_num_threads(int(threads))
 
 
+def _on_host(limits: Limits | None, chain) -> Limits | None:
+    """``limits`` for a chain on its device: host memory is not where a GPU candidate grows, so
+    there CUDA's own out-of-memory error is its bound and only the time limit stays."""
+    if limits is None or chain.data.device.type != "cuda":
+        return limits
+    return replace(limits, memory_mb=None)
+
+
 def reject(
     study: str, storage: str, candidates: str, device: str = "cpu", limits: Limits | None = None
 ) -> str:
@@ -198,6 +206,7 @@ def reject(
     _loop_threads()
     search = _search(study, storage)
     chain = chain_for(search, _data(search, device))
+    limits = _on_host(limits, chain)
     screened = []
     for item in json.loads(candidates):
         start = time.perf_counter()
@@ -233,11 +242,9 @@ def train(
             search = _search(study, storage)
             chain = chain_for(search, _data(search, device))
         start = time.perf_counter()
-        left = limits and replace(
-            limits,
-            seconds=limits.seconds and max(limits.seconds - item.seconds, 1e-3),
-            # host memory is not where a GPU candidate grows: CUDA's own OOM is its bound
-            memory_mb=None if chain.data.device.type == "cuda" else limits.memory_mb,
+        bound = _on_host(limits, chain)
+        left = bound and replace(
+            bound, seconds=bound.seconds and max(bound.seconds - item.seconds, 1e-3)
         )
         results = budgeted(
             chosen,

@@ -17,7 +17,7 @@ from components.plan.component import plan
 from components.prepare_data.component import prepare_data
 from components.record.component import record
 from components.register.component import register
-from components.reject.component import reject
+from components.reject.component import reject, reject_on_gpu
 from components.rerank.component import rerank
 from components.train.component import train
 from components.transfer.component import transfer
@@ -55,6 +55,8 @@ def test_every_component_folder_is_documented_and_runs_in_our_image():
         assert "pip install" not in " ".join(container.command or []) + " ".join(
             container.args or []
         )
+    # the rejection step's GPU variant (the pipeline's branch at `paper`) lives beside it
+    assert reject_on_gpu.component_spec.implementation.container.image == CUDA_IMAGE
 
 
 def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
@@ -87,15 +89,16 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
         plan.python_func(generations=0, after="")
 
     outcomes = []
-    for _ in range(2):  # two generations of three, in groups of at most two
+    for generation in range(2):  # two generations of three, in groups of at most two
         born = generate.python_func(
             study="s", storage=storage, count=3, per_task=2, pipeline_run="run-1", after=[0]
         )
         assert [len(json.loads(group)) for group in born] == [2, 1]
         trained = []
         for group in born:
-            screened = reject.python_func(
-                study="s", storage=storage, candidates=group, memory_mb=2048, seconds=0.0
+            on_gpu = {"device": "cpu"} if generation else {}  # the GPU variant, on the CPU
+            screened = (reject_on_gpu if generation else reject).python_func(
+                study="s", storage=storage, candidates=group, memory_mb=2048, seconds=0.0, **on_gpu
             )
             assert all("verdict" in item for item in json.loads(screened))
             trained.append(

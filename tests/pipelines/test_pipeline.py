@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from evonorm.evolve import Search, open_storage
 from evonorm.evolve.after import rerank_summary
+from evonorm.proxy.presets import PRESETS
 from evonorm.tracking.gate import evidence_from_rerank, verdict
 from evonorm.workflow.client import COMPILED, compile_pipeline, schedule, submit
 from evonorm.workflow.params import parse_params
@@ -75,7 +76,10 @@ def test_the_run_graph_has_readable_task_names_and_checks_parameters_first():
     assert names["comp-check-params"] == "check parameters"
     assert names["comp-reject"] == "reject: rejection chain"
     assert names["comp-train"] == "train on anchors"
-    steps = {c: n for c, n in names.items() if not c.startswith(("comp-for-loop", "comp-exit"))}
+    assert names["comp-reject-on-gpu"] == "reject on GPU"
+    # groups the compiler makes (loops, the exit handler, the If/Else pair) take no names
+    groups = ("comp-for-loop", "comp-exit", "comp-condition-branches")
+    steps = {c: n for c, n in names.items() if not c.startswith(groups)}
     assert all(" " in name for name in steps.values()), steps  # words, not component ids
     body = next(
         c
@@ -147,6 +151,31 @@ def test_cluster_settings_compile_into_the_spec():
     assert "tolerations" not in k8s["exec-record"]
     text = (COMPILED / "evonorm-search.yaml").read_text()
     assert "pip install" not in text  # components run in our image, nothing installed at run time
+
+
+def test_rejection_runs_on_a_gpu_pod_only_at_the_presets_that_ask_for_it():
+    docs = list(yaml.safe_load_all((COMPILED / "evonorm-search.yaml").read_text()))
+    spec, platform = docs[0], docs[1]
+    executors = spec["deploymentSpec"]["executors"]
+    gpu, cpu = executors["exec-reject-on-gpu"]["container"], executors["exec-reject"]["container"]
+    assert gpu["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert "evonorm-cuda" in gpu["image"]
+    assert "accelerator" not in cpu.get("resources", {}) and "evonorm-cuda" not in cpu["image"]
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert k8s["exec-reject-on-gpu"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    tasks = {
+        name: task
+        for component in spec["components"].values()
+        for name, task in component.get("dag", {}).get("tasks", {}).items()
+    }
+    on_gpu = [p.name for p in PRESETS.values() if p.reject_on_accelerator]
+    assert on_gpu == ["paper"]
+    conditions = [t["triggerPolicy"]["condition"] for t in tasks.values() if "triggerPolicy" in t]
+    assert any("'paper'" in c and "==" in c for c in conditions), conditions
+    assert any("!" in c and "'paper'" in c for c in conditions), conditions  # the Else branch
+    # the GPU branch hands the training device down; train reads whichever branch ran
+    assert "device" in tasks["reject-on-gpu"]["inputs"]["parameters"]
+    assert "oneof" in str(tasks["train"]["inputs"]["parameters"]["screened"])
 
 
 def test_parameters_are_typed_by_the_pipeline_signature():

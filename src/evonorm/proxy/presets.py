@@ -91,6 +91,10 @@ class Preset:
     # (bench/proxy_fidelity.py): the noise a layer must beat to be crowned (tracking/gate.py).
     # None: not measured; the gate then needs a rerank over >= 2 seeds to measure it itself.
     seed_std: float | None = None
+    # Run the rejection step on the training device (a GPU in the pipeline) rather than on a CPU
+    # pod: worth it where quality training is long (``paper``: 100 steps x 3 networks of
+    # CIFAR-10). Where a layer is screened changes no score, so it is outside the revision.
+    reject_on_accelerator: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.anchors:
@@ -238,6 +242,7 @@ _PAPER = Preset(
     quality=QualityConfig(steps=100, min_accuracy=0.2),
     search_size=5000,
     rerank_size=5000,
+    reject_on_accelerator=True,
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (_SMOKE, _LOCAL, _ABLATION, _PAPER)}

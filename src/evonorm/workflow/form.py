@@ -57,11 +57,12 @@ HELP: dict[str, str] = {
     "rerank_archs": "Networks of the rerank, any subset as a JSON list. Empty: the preset's "
     "anchors and held-out networks.",
     "transfer_tasks": "Transfer tests after the rerank, any subset as a JSON list. Empty: none.",
-    "device": "Torch device of the training tasks: auto (CUDA when the pod has a GPU), cpu, "
-    "cuda or cuda:N.",
+    "device": "Torch device of the training tasks, and of the rejection task at the paper "
+    "preset (which runs it on a GPU pod): auto (CUDA when the pod has a GPU), cpu, cuda or "
+    "cuda:N.",
     "candidate_memory_mb": "Host memory (MiB) one candidate may take beyond what its task "
     "holds; past it the layer is rejected at stage budget instead of the pod being OOM-killed "
-    "(the reject pod has 4 GiB). 0: no bound. On a GPU, CUDA's own out-of-memory error is the "
+    "(the CPU reject pod has 4 GiB). 0: no bound. On a GPU, CUDA's own out-of-memory error is the "
     "bound.",
     "candidate_seconds": "Wall-clock seconds for one candidate's rejection and training "
     "together; past it the layer is rejected at stage budget. 0: no bound.",
