@@ -1,5 +1,7 @@
 """The S3 dataset cache against a real S3 endpoint: moto's server, started here."""
 
+import json
+
 import boto3
 import pytest
 
@@ -106,3 +108,64 @@ def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, monke
     archive.write_bytes(b"x")
     with pytest.warns(UserWarning, match="not stored"):
         assert cache_from_env().store("cifar10", "v1", archive) is None
+
+
+def _local_cifar(root, per_batch: int, monkeypatch) -> None:
+    """A small CIFAR-10 copy in torchvision's own format (pickled batches) under ``root``. No
+    real archive can be fetched here, so its files' MD5s are given to torchvision, which checks
+    them before reading; the reading itself is torchvision's."""
+    import hashlib
+    import pickle
+
+    import numpy as np
+    from torchvision.datasets import CIFAR10
+
+    folder = root / CIFAR10.base_folder
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+
+    def write(name: str, entry: dict) -> list[str]:
+        (folder / name).write_bytes(pickle.dumps(entry))
+        return [name, hashlib.md5((folder / name).read_bytes()).hexdigest()]
+
+    def batch(name: str, n: int) -> list[str]:
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        return write(name, {"data": data, "labels": rng.integers(0, 10, n).tolist()})
+
+    monkeypatch.setattr(
+        CIFAR10, "train_list", [batch(f"data_batch_{i}", per_batch) for i in (1, 2, 3, 4, 5)]
+    )
+    monkeypatch.setattr(CIFAR10, "test_list", [batch("test_batch", 100)])
+    _, md5 = write(CIFAR10.meta["filename"], {"label_names": [str(i) for i in range(10)]})
+    monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5})
+
+
+def test_the_search_reads_its_local_copy_while_the_cache_is_down(tmp_path, monkeypatch):
+    """The pipeline's data step at ``paper`` (the CIFAR-10 preset) with the S3 cache configured
+    but its endpoint down: the local copy is read, the cache never asked, nothing written."""
+    import socket
+
+    from evonorm.proxy.presets import get_preset
+    from evonorm.tasks import prepare_data
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed once the block ends
+    data = tmp_path / "data"
+    for name, value in {
+        "AWS_ENDPOINT_URL": down,
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EVONORM_DATASET_CACHE": "s3://datasets/cache",
+        "EVONORM_DATA_DIR": str(data),
+    }.items():
+        monkeypatch.setenv(name, value)
+    _local_cifar(data, per_batch=2200, monkeypatch=monkeypatch)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    paper = get_preset("paper")
+    summary = json.loads(prepare_data("paper"))
+    assert summary["dataset"] == "cifar10"
+    assert summary["search"] == paper.search_size and summary["rerank"] == paper.rerank_size
+    assert summary["fit"] == 5 * 2200 - paper.search_size - paper.rerank_size
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # no archive, no .part
