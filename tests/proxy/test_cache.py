@@ -77,15 +77,14 @@ def test_cifar_archive_comes_from_the_cache_before_any_download(s3, tmp_path, mo
     # CIFAR-10 archive, which this machine cannot download.
 
 
-def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def cache_down(tmp_path, monkeypatch):
+    """The S3 dataset cache configured, its endpoint a closed port, data under tmp_path/data."""
     import socket
-
-    from evonorm.cli import main
-    from evonorm.proxy.data import DataError
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed once the block ends
     for name, value in {
         "AWS_ENDPOINT_URL": down,
         "AWS_ACCESS_KEY_ID": "k",
@@ -95,6 +94,12 @@ def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, monke
         "EVONORM_DATA_DIR": str(tmp_path / "data"),
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def test_an_unreachable_cache_is_one_line_and_storing_only_warns(tmp_path, cache_down, capsys):
+    from evonorm.cli import main
+    from evonorm.proxy.data import DataError
+
     with pytest.raises(DataError, match=r"dataset cache s3://datasets/cache cannot be read"):
         cifar.load_cifar10("train")
     assert not list((tmp_path / "data").glob("*.part"))  # nothing half-downloaded
@@ -140,27 +145,13 @@ def _local_cifar(root, per_batch: int, monkeypatch) -> None:
     monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5})
 
 
-def test_the_search_reads_its_local_copy_while_the_cache_is_down(tmp_path, monkeypatch):
+def test_the_search_reads_its_local_copy_while_the_cache_is_down(tmp_path, cache_down, monkeypatch):
     """The pipeline's data step at ``paper`` (the CIFAR-10 preset) with the S3 cache configured
     but its endpoint down: the local copy is read, the cache never asked, nothing written."""
-    import socket
-
     from evonorm.proxy.presets import get_preset
     from evonorm.tasks import prepare_data
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed once the block ends
     data = tmp_path / "data"
-    for name, value in {
-        "AWS_ENDPOINT_URL": down,
-        "AWS_ACCESS_KEY_ID": "k",
-        "AWS_SECRET_ACCESS_KEY": "s",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "EVONORM_DATASET_CACHE": "s3://datasets/cache",
-        "EVONORM_DATA_DIR": str(data),
-    }.items():
-        monkeypatch.setenv(name, value)
     _local_cifar(data, per_batch=2200, monkeypatch=monkeypatch)
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     paper = get_preset("paper")
