@@ -216,3 +216,37 @@ def test_bad_settings_are_one_clear_error(tmp_path, capsys):
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.md").exists()
     with pytest.raises(ValueError, match="warmup"):
         AblationConfig(preset="smoke", population=2, tournament=2, warmup=3)
+
+
+def test_a_killed_sitting_still_counts_its_wall_time(tmp_path):
+    """Sittings end by kill (a session's end, `pkill`): the wall time must not wait for a
+    clean exit, or the report under-counts what the ablation cost."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "r"
+    run = "import sys; from evonorm.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = [*ARGS[:2], "--budget", "2", *ARGS[4:]]
+    command = [sys.executable, "-c", run, "experiment", "ablation", *args]
+    err = tmp_path / "stderr"
+    proc = subprocess.Popen(
+        [*command, "--root", str(root), "-o", str(tmp_path / "x.md")],
+        stderr=err.open("w"),
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill takes the workers too
+    )
+    try:
+        wall = root / "wall_seconds"  # written as the first job (a search) finishes
+        start = deadline = time.monotonic()
+        deadline += 180
+        while not wall.exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "no wall time on disk after 180 s"
+            time.sleep(0.1)
+        assert proc.poll() is None, f"the ablation ended before the kill: {err.read_text()}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 0 < float(wall.read_text()) < time.monotonic() - start + 60  # + the start-up

@@ -495,7 +495,7 @@ def run_ablation(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     root = Path(root)
     _check_config(root, config)
-    start = time.perf_counter()
+    mark = time.perf_counter()  # wall time is added as jobs finish: a killed sitting counts too
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log = root / TRAININGS
     done = _load_trainings(root)
@@ -540,6 +540,9 @@ def run_ablation(
             queue_trainings()
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                now = time.perf_counter()
+                _wall(root, now - mark)
+                mark = now
                 for future in finished:
                     what = pending.pop(future)
                     if future.exception() is not None:  # a bug: stop, loudly, queue dropped
@@ -560,7 +563,7 @@ def run_ablation(
                         f"{r['accuracy']:.2%} in {r['seconds']:.0f} s"
                     )
     finally:
-        _wall(root, time.perf_counter() - start)
+        _wall(root, time.perf_counter() - mark)
     return collect(config, root)
 
 
