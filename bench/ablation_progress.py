@@ -13,23 +13,28 @@ import argparse
 import math
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from evonorm.evolve import Search, open_storage
 from evonorm.evolve.ablation import _curve_of, storage_url, study_name
 
 
-def curves(root: Path, budget: int) -> dict[tuple[str, int], object]:
-    out = {}
+def copied_searches(root: Path) -> Iterator[tuple[str, int, Search]]:
+    """``(arm, seed, search)`` for every study under ``root``, each opened from a copy."""
     with tempfile.TemporaryDirectory() as copy:
         for log in sorted(root.glob("*-s*.log")):
             arm, seed = log.stem.rsplit("-s", 1)
             shutil.copy(log, Path(copy) / log.name)
-            search = Search.open(
-                study_name(arm, int(seed)), open_storage(storage_url(Path(copy), arm, int(seed)))
-            )
-            out[arm, int(seed)] = _curve_of(search, arm, int(seed), budget)
-    return out
+            url = storage_url(Path(copy), arm, int(seed))
+            yield arm, int(seed), Search.open(study_name(arm, int(seed)), open_storage(url))
+
+
+def curves(root: Path, budget: int) -> dict[tuple[str, int], object]:
+    return {
+        (arm, seed): _curve_of(search, arm, seed, budget)
+        for arm, seed, search in copied_searches(root)
+    }
 
 
 def _fmt(value: float) -> str:

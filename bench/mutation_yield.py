@@ -3,7 +3,7 @@ mutation, children proposed, accepted, accepted children that beat their parent'
 children that set a new best-so-far, and the CPU-seconds they cost. The measurement behind the
 default mutation mix (docs/evolution.md).
 
-The studies are copied before they are read (as in ``ablation_progress.py``), so a running
+The studies are copied before they are read (``ablation_progress.copied_searches``), so a running
 ablation is never touched. Search scores only.
 
     .venv/bin/python bench/mutation_yield.py results/ablation/ablation-B --arms improved
@@ -11,15 +11,12 @@ ablation is never touched. Search scores only.
 
 import argparse
 import math
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from evonorm.evolve import Search, open_storage
-from evonorm.evolve.ablation import storage_url, study_name
+from ablation_progress import copied_searches  # bench/ beside this script
 
 
 def tally(records: list, budget: int) -> dict[str, dict[str, float]]:
@@ -52,14 +49,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=600)
     args = parser.parse_args()
     total: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    with tempfile.TemporaryDirectory() as copy:
-        for log in sorted(args.root.glob("*-s*.log")):
-            arm, seed = log.stem.rsplit("-s", 1)
-            if arm not in args.arms:
-                continue
-            shutil.copy(log, Path(copy) / log.name)
-            url = storage_url(Path(copy), arm, int(seed))
-            search = Search.open(study_name(arm, int(seed)), open_storage(url))
+    for arm, _, search in copied_searches(args.root):
+        if arm in args.arms:
             for name, row in tally(search.records(), args.budget).items():
                 for key, value in row.items():
                     total[name][key] += value

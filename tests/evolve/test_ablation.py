@@ -221,6 +221,7 @@ def test_bad_settings_are_one_clear_error(tmp_path, capsys):
 def test_a_killed_sitting_still_counts_its_wall_time(tmp_path):
     """Sittings end by kill (a session's end, `pkill`): the wall time must not wait for a
     clean exit, or the report under-counts what the ablation cost."""
+    import contextlib
     import os
     import signal
     import subprocess
@@ -240,13 +241,13 @@ def test_a_killed_sitting_still_counts_its_wall_time(tmp_path):
     )
     try:
         wall = root / "wall_seconds"  # written as the first job (a search) finishes
-        start = deadline = time.monotonic()
-        deadline += 180
+        start = time.monotonic()
         while not wall.exists() and proc.poll() is None:
-            assert time.monotonic() < deadline, "no wall time on disk after 180 s"
+            assert time.monotonic() < start + 180, "no wall time on disk after 180 s"
             time.sleep(0.1)
         assert proc.poll() is None, f"the ablation ended before the kill: {err.read_text()}"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a group already gone: the assert says why
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert 0 < float(wall.read_text()) < time.monotonic() - start + 60  # + the start-up
