@@ -1,0 +1,107 @@
+"""Does the score the searches select on predict the held-out networks? Measured on the
+trainings an ablation already holds.
+
+Every layer of an ablation (baselines, random samples, each arm's best and best-so-far layers,
+their re-scorings) is trained on every anchor and every held-out network. Per layer this takes
+the mean accuracy per network over its trainings, keeps the layers that learn (anchor mean at
+or above ``--floor``: among layers that do not, anything ranks well), and prints, across those
+layers, the Spearman correlation of
+
+- each anchor with each held-out network and with their mean, and
+- candidate selection scores (the anchor mean the searches use, the worst anchor, each single
+  anchor) with the held-out mean.
+
+No training runs; it reads ``trainings.jsonl`` only (a running ablation appends to it, which is
+safe to read).
+
+    .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-B
+"""
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from scipy.stats import spearmanr
+
+from evonorm.evolve.ablation import TRAININGS, AblationConfig
+from evonorm.proxy.presets import get_preset
+
+
+def per_layer(root: Path) -> dict[str, tuple[str, dict[str, float]]]:
+    """``hash -> (formula, {network: mean accuracy})`` over all trainings under ``root``."""
+    runs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    formulas = {}
+    for line in (root / TRAININGS).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            runs[row["hash"]][row["arch"]].append(row["result"]["accuracy"])
+            formulas[row["hash"]] = row["formula"]
+    return {
+        h: (formulas[h], {arch: statistics.fmean(values) for arch, values in archs.items()})
+        for h, archs in runs.items()
+    }
+
+
+def _rho(xs: list[float], ys: list[float]) -> str:
+    result = spearmanr(xs, ys)
+    return f"{result.statistic:+.2f} (p {result.pvalue:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="an ablation's folder (holds trainings.jsonl)")
+    parser.add_argument("--floor", type=float, default=0.7, help="anchor mean a layer must reach")
+    args = parser.parse_args()
+    config = json.loads((args.root / "config.json").read_text())
+    anchors = get_preset(config.get("preset", "ablation")).anchor_names
+    held_out = tuple(config.get("held_out", AblationConfig().held_out))
+    networks = anchors + held_out
+    layers = {
+        h: (formula, acc)
+        for h, (formula, acc) in per_layer(args.root).items()
+        if all(n in acc for n in networks)
+    }
+
+    def anchor_mean(acc: dict[str, float]) -> float:
+        return statistics.fmean(acc[a] for a in anchors)
+
+    kept = [(f, acc) for f, acc in layers.values() if anchor_mean(acc) >= args.floor]
+    print(
+        f"{len(layers)} layers trained on every network; {len(kept)} with anchor mean ≥ "
+        f"{100 * args.floor:.0f} %\n"
+    )
+    print("| layer | " + " | ".join(networks) + " | anchor mean | held-out mean |")
+    print("|---|" + "---:|" * (len(networks) + 2))
+    for formula, acc in sorted(kept, key=lambda pair: -anchor_mean(pair[1])):
+        cells = " | ".join(f"{100 * acc[n]:.1f}" for n in networks)
+        held = statistics.fmean(acc[h] for h in held_out)
+        print(f"| `{formula}` | {cells} | {100 * anchor_mean(acc):.1f} | {100 * held:.1f} |")
+
+    def held(acc: dict[str, float]) -> float:
+        return statistics.fmean(acc[h] for h in held_out)
+
+    print("\nSpearman across those layers (p: two-sided, no correction):\n")
+    print("| anchor | " + " | ".join(held_out) + " | held-out mean |")
+    print("|---|" + "---:|" * (len(held_out) + 1))
+    for a in anchors:
+        xs = [acc[a] for _, acc in kept]
+        cells = [_rho(xs, [acc[h] for _, acc in kept]) for h in held_out]
+        cells.append(_rho(xs, [held(acc) for _, acc in kept]))
+        print(f"| {a} | " + " | ".join(cells) + " |")
+    print("\n| selection score | Spearman with held-out mean |")
+    print("|---|---:|")
+    scores = {
+        "anchor mean (what the searches use)": anchor_mean,
+        "worst anchor": lambda acc: min(acc[a] for a in anchors),
+    }
+    for a in anchors:
+        scores[f"{a} only"] = lambda acc, a=a: acc[a]
+    ys = [held(acc) for _, acc in kept]
+    for name, score in scores.items():
+        print(f"| {name} | {_rho([score(acc) for _, acc in kept], ys)} |")
+
+
+if __name__ == "__main__":
+    main()
