@@ -3,12 +3,15 @@ checks. Values are not asserted (smoke training learns little); structure and bo
 
 import dataclasses
 import json
+import math
 import re
+import statistics
 
 import pytest
 
 from evonorm.cli import main
-from evonorm.evolve.ablation import AblationConfig, collect, random_samples
+from evonorm.evolve.ablation import AblationConfig, Point, Rescored, collect, random_samples
+from evonorm.space import KNOWN_LAYERS
 from evonorm.tracking.ablation import NOTES_MARKER
 
 ROWS = [
@@ -89,9 +92,11 @@ def test_results_have_every_row_and_column_and_the_plot(ran):
     assert "](results-best-so-far.png)" in text
     assert "evonorm experiment ablation --preset smoke --budget 6" in text
     assert "≤ N/3 = 2 candidates" in text
-    searches = text[: text.index("### Best-so-far layers re-scored")]
+    searches, rescored = text.split("### Best-so-far layers re-scored")
     assert searches.count("| 0 | random |") == 1  # its curve
     assert searches.count("| 1 | evolution |") == 2  # its curve and its efficiency line
+    assert "| 0 | bn_relu | reference |" in rescored  # without the warm arm, BN-ReLU only
+    assert "| bn_silu | reference |" not in rescored and "Warm start against" not in rescored
 
 
 def test_every_row_trained_on_every_column_and_searches_spent_the_budget(ran):
@@ -159,6 +164,14 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
         assert f"| 0 | {arm} | {at} |" in rescored, (arm, at)
     assert re.search(r"\| 1 \| improved \| (yes|no) \([+-]\d+\.\d\) \|", rescored)
     assert " (1) |" in rescored and " (0) |" not in rescored  # every point trained once
+    for seed in (0, 1):  # the warm arm's target needs every known layer re-scored beside it
+        for known in ("bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0"):
+            assert f"| {seed} | {known} | reference |" in rescored, (seed, known)
+    warm_target = rescored[rescored.index("Warm start against the best known layer") :]
+    for seed in (0, 1):  # one re-scoring seed: no std, so the target cannot be judged
+        assert re.search(
+            rf"\| {seed} \| `.+` \| \S+ [\d.]+ \| [+-][\d.]+ \| – \| .+ \| – \|", warm_target
+        )
     config = dataclasses.replace(CONFIG, arms=("improved", "warm"))
     result = collect(config, root)
     warm = next(c for c in result.curves if c.arm == "warm" and c.seed == 0)
@@ -166,6 +179,14 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
     capsys.readouterr()
     assert main(["experiment", "ablation", *ARGS, "--arms", "tabu", "--root", str(root)]) == 2
     assert "arms must be some of random, evolution, improved, warm" in capsys.readouterr().err
+
+
+def test_the_seed_std_is_the_spread_of_the_per_seed_means_over_networks():
+    point = Point(0, "bn_relu", "reference", KNOWN_LAYERS["bn_relu"], 0, float("nan"))
+    r = Rescored(point, {"a": [0.70, 0.80, 0.90], "b": [0.72, 0.78, 0.90], "c": [0.5]})
+    assert r.seed_std(["a", "b"]) == pytest.approx(statistics.pstdev([0.71, 0.79, 0.90]))
+    assert math.isnan(r.seed_std(["a", "c"]))  # one seed on c: no spread to speak of
+    assert r.mean(["a", "b"]) == pytest.approx(statistics.fmean([0.7, 0.8, 0.9, 0.72, 0.78, 0.9]))
 
 
 def test_each_arm_is_the_search_it_names():

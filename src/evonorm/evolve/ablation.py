@@ -48,7 +48,17 @@ from evonorm.proxy.rerank import result_to_dict
 from evonorm.proxy.score import train_layer
 from evonorm.space import KNOWN_LAYERS, LayerGraph
 
-__all__ = ["ARMS", "AblationConfig", "AblationResult", "Curve", "Row", "collect", "run_ablation"]
+__all__ = [
+    "ARMS",
+    "AblationConfig",
+    "AblationResult",
+    "Curve",
+    "Row",
+    "collect",
+    "display_name",
+    "references",
+    "run_ablation",
+]
 
 ARMS = ("random", "evolution", "improved", "warm")
 ROW_ORDER = (
@@ -428,11 +438,22 @@ def _spent(recorded: list) -> list[float]:
     return out
 
 
+def references(config: AblationConfig) -> tuple[str, ...]:
+    """The known layers re-scored beside the arms: BN-ReLU; with the warm-started arm also every
+    baseline and warm layer (its target is the best known layer)."""
+    names = ("bn_relu",)
+    if "warm" in config.arms:
+        names += config.baselines + config.warm_layers
+    return tuple(dict.fromkeys(names))
+
+
 def rescore_plan(config: AblationConfig, root: Path) -> list[Point]:
-    """Every checkpoint layer the searches have reached so far, with BN-ReLU per seed."""
+    """Every checkpoint layer the searches have reached so far, with the known layers of
+    :func:`references` per seed."""
     points = []
     for seed in range(config.seeds):
-        points.append(Point(seed, "bn_relu", "reference", KNOWN_LAYERS["bn_relu"], 0, math.nan))
+        for name in references(config):
+            points.append(Point(seed, name, "reference", KNOWN_LAYERS[name], 0, math.nan))
         records = {}
         for arm in config.arms:
             search = _open(root, arm, seed)
@@ -464,6 +485,17 @@ class Rescored:
     def mean(self, archs: Iterable[str]) -> float:
         values = [v for a in archs for v in self.cells.get(a, [])]
         return statistics.fmean(values) if values else float("nan")
+
+    def seed_std(self, archs: Iterable[str]) -> float:
+        """Spread over the re-scoring seeds of the mean over ``archs`` (NaN below two seeds
+        trained on every arch)."""
+        archs = list(archs)
+        n = min((len(self.cells.get(a, [])) for a in archs), default=0)
+        if n < 2:
+            return float("nan")
+        return statistics.pstdev(
+            statistics.fmean(self.cells[a][i] for a in archs) for i in range(n)
+        )
 
 
 def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
@@ -580,7 +612,7 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
                 if row is not None:
                     cells[arch].append(row["result"]["accuracy"])
         formulas = list(dict.fromkeys(g.formula() for _, g in layers))
-        rows.append(Row(_display(name), kind, cells, over, formulas))
+        rows.append(Row(display_name(name), kind, cells, over, formulas))
     curves = []
     for seed in range(config.seeds):
         for arm in config.arms:
@@ -615,7 +647,7 @@ _NAMES = {
 }
 
 
-def _display(name: str) -> str:
+def display_name(name: str) -> str:
     return _NAMES.get(name, name)
 
 

@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from evonorm.evolve.ablation import AblationResult, Curve
+from evonorm.evolve.ablation import AblationResult, Curve, display_name, references
 from evonorm.proxy.presets import get_preset
 
 __all__ = ["NOTES_MARKER", "best_so_far_figure", "markdown", "write_results"]
@@ -252,6 +252,48 @@ def rescored_markdown(result: AblationResult) -> list[str]:
                 f"| {seed} | {arm} | {beats(third, rs, anchors)} | {beats(half, rs, anchors)} | "
                 f"{versus_bn} |"
             )
+    if "warm" in config.arms:
+        lines += warm_target_markdown(result, found)
+    return lines
+
+
+def warm_target_markdown(result: AblationResult, found: dict) -> list[str]:
+    """The warm-started arm's target: its best at N leads the best known layer (re-scored, same
+    seed) on the anchors by more than twice BN-ReLU's seed std, and leads the best known layer
+    on the held-out networks too."""
+    config = result.config
+    anchors, held = get_preset(config.preset).anchor_names, config.held_out
+    known = references(config)
+    lines = [
+        "",
+        "Warm start against the best known layer (" + ", ".join(known) + "), re-scored: the "
+        "target is a lead on the anchors of more than 2× BN-ReLU's std over the re-scoring "
+        "seeds, and a lead on the held-out networks over the best known layer there:",
+        "",
+        "| seed | warm at N | anchors: best known | lead | 2× BN-ReLU std | held-out: best known "
+        "| lead | met |",
+        "|---:|---|---|---:|---:|---|---:|---|",
+    ]
+    for seed in range(config.seeds):
+        warm, bn = found.get((seed, "warm", "N")), found.get((seed, "bn_relu", "reference"))
+        refs = [found[(seed, n, "reference")] for n in known if (seed, n, "reference") in found]
+        refs = [r for r in refs if r.cells.get(anchors[0])]
+        if warm is None or bn is None or not refs or not warm.cells.get(anchors[0]):
+            continue
+        top_a = max(refs, key=lambda r: r.mean(anchors))
+        top_h = max(refs, key=lambda r: r.mean(held))
+        lead_a, lead_h = (
+            warm.mean(anchors) - top_a.mean(anchors),
+            warm.mean(held) - top_h.mean(held),
+        )
+        bar = 2 * bn.seed_std(anchors)
+        met = "–" if not math.isfinite(bar) else "yes" if lead_a > bar and lead_h > 0 else "no"
+        name_a, name_h = display_name(top_a.point.arm), display_name(top_h.point.arm)
+        lines.append(
+            f"| {seed} | `{warm.point.graph.formula()[:40]}` | {name_a} "
+            f"{_pct(top_a.mean(anchors))} | {100 * lead_a:+.1f} | {_pct(bar)} | "
+            f"{name_h} {_pct(top_h.mean(held))} | {100 * lead_h:+.1f} | {met} |"
+        )
     return lines
 
 
