@@ -67,6 +67,9 @@ def main() -> None:
     def anchor_mean(acc: dict[str, float]) -> float:
         return statistics.fmean(acc[a] for a in anchors)
 
+    def held(acc: dict[str, float]) -> float:
+        return statistics.fmean(acc[h] for h in held_out)
+
     kept = [(f, acc) for f, acc in layers.values() if anchor_mean(acc) >= args.floor]
     print(
         f"{len(layers)} layers trained on every network; {len(kept)} with anchor mean ≥ "
@@ -76,11 +79,7 @@ def main() -> None:
     print("|---|" + "---:|" * (len(networks) + 2))
     for formula, acc in sorted(kept, key=lambda pair: -anchor_mean(pair[1])):
         cells = " | ".join(f"{100 * acc[n]:.1f}" for n in networks)
-        held = statistics.fmean(acc[h] for h in held_out)
-        print(f"| `{formula}` | {cells} | {100 * anchor_mean(acc):.1f} | {100 * held:.1f} |")
-
-    def held(acc: dict[str, float]) -> float:
-        return statistics.fmean(acc[h] for h in held_out)
+        print(f"| `{formula}` | {cells} | {100 * anchor_mean(acc):.1f} | {100 * held(acc):.1f} |")
 
     print("\nSpearman across those layers (p: two-sided, no correction):\n")
     print("| anchor | " + " | ".join(held_out) + " | held-out mean |")
