@@ -1,5 +1,8 @@
+import torch
+
 from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
 from evonorm.reject import fingerprint
+from evonorm.reject.fingerprint import affine_residual
 from evonorm.space import Node
 
 
@@ -30,3 +33,46 @@ def test_degenerate_layers_are_flagged():
     assert not fingerprint(g(("exp", 0), ("exp", 4), ("exp", 5))).finite
     constant = fingerprint(g(("neg", 0), ("add", 0, 4)))  # x - x
     assert constant.finite and not constant.depends_on_x
+
+
+# Layers with no element-wise nonlinearity on x: BatchNorm's affine part alone, and the bests of
+# the searches before the affine check (docs/results.md).
+AFFINE = {
+    "x + 0": g(("add", 0, 1)),
+    "bn_linear": g(
+        ("mean_batch", 0),
+        ("neg", 4),
+        ("add", 0, 5),
+        ("std_batch", 0),
+        ("div", 6, 7),
+        ("mul", 3, 8),
+        ("add", 9, 2),
+    ),
+    "x / std_batch(x)": g(("std_batch", 0), ("div", 0, 4)),
+    "x / std_group(x)": g(("std_group", 0), ("div", 0, 4)),
+    "x / std_layer(sqrt(max(mean_batch(v0), sqrt(x))))": g(
+        ("mean_batch", 2), ("sqrt", 0), ("max", 4, 5), ("sqrt", 6), ("std_layer", 7), ("div", 0, 8)
+    ),
+    "v1 * x + mean_instance(x)": g(("mul", 3, 0), ("mean_instance", 0), ("add", 4, 5)),
+}
+NOT_AFFINE = {
+    "tanh(x)": g(("tanh", 0)),
+    "sqrt(x)": g(("sqrt", 0)),
+    "tanh(sqrt(x)) + sqrt(x)": g(("sqrt", 0), ("tanh", 4), ("add", 5, 4)),
+    "max(x, v0)": g(("max", 0, 2)),
+    "x * x / std_batch(x)": g(("mul", 0, 0), ("std_batch", 0), ("div", 4, 5)),
+}
+
+
+def test_layers_without_an_activation_are_affine_and_others_are_not():
+    assert all(fingerprint(graph).affine for graph in AFFINE.values())
+    assert not any(fingerprint(graph).affine for graph in NOT_AFFINE.values())
+    assert not any(fingerprint(graph).affine for graph in KNOWN_LAYERS.values())
+
+
+def test_the_affine_residual_is_zero_for_a_fit_and_large_for_a_bend():
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    scale, shift = torch.randn(2, 3, 1, 1), torch.randn(2, 3, 1, 1)
+    assert affine_residual(x, scale * x + shift) < 1e-12
+    assert affine_residual(x, torch.zeros_like(x) + shift) == 0.0  # flat output
+    assert affine_residual(x, torch.relu(x)) > 0.1

@@ -54,11 +54,27 @@ def test_duplicates_are_reported_with_what_they_duplicate(data):
 
 def test_stages_reject_with_reasons(data):
     chain = RejectionChain(SMOKE, data)
+    constant = LayerGraph((Node("neg", (0,)), Node("add", (0, 4))))
+    assert chain.run(constant).reason == "output does not depend on the input"
     explosive = LayerGraph((Node("neg", (0,)), Node("add", (0, 4)), Node("div", (0, 5))))
     verdict = chain.run(explosive)
     assert verdict.stage == "stability" and "worst-case gradient norm" in verdict.reason
-    constant = LayerGraph((Node("neg", (0,)), Node("add", (0, 4))))
-    assert chain.run(constant).reason == "output does not depend on the input"
+    chain = RejectionChain(dataclasses.replace(SMOKE, reject_affine=True), data)
+    verdict = chain.run(explosive)  # x / (x - x): x times a huge constant, affine
+    assert verdict.stage == "fingerprint" and verdict.reason.startswith("affine in x")
+
+
+def test_affine_layers_are_rejected_before_any_training_where_the_preset_asks(data):
+    x_over_std = LayerGraph((Node("std_batch", (0,)), Node("div", (0, 4))))
+    verdict = RejectionChain(dataclasses.replace(SMOKE, reject_affine=True), data).run(x_over_std)
+    assert (verdict.stage, verdict.reason) == (
+        "fingerprint",
+        "affine in x at every position: a normaliser with no activation",
+    )
+    assert not any(key.startswith(("grad_norm/", "quality/")) for key in verdict.metrics)
+    assert get_preset("local").reject_affine and get_preset("ablation").reject_affine
+    assert not get_preset("paper").reject_affine  # the paper leaves them to its training
+    assert RejectionChain(SMOKE, data).run(x_over_std).stage != "fingerprint"
 
 
 def test_quality_thresholds_absolute_and_relative(data):

@@ -91,6 +91,13 @@ class Preset:
     # (bench/proxy_fidelity.py): the noise a layer must beat to be crowned (tracking/gate.py).
     # None: not measured; the gate then needs a rerank over >= 2 seeds to measure it itself.
     seed_std: float | None = None
+    # Reject layers whose output is affine in x at every sample and channel (no activation;
+    # reject/fingerprint.py) for free, before any training. At the Fashion-MNIST budgets such
+    # layers score above BN-ReLU on the anchors and below it on the held-out networks
+    # (docs/proxy.md, "Linear layers and the canvas"). On for ``local`` and ``ablation``;
+    # ``paper`` leaves them to its training, as the paper does, and ``smoke`` keeps the trivial
+    # layers (``-x``) the tests exercise the machinery with.
+    reject_affine: bool = False
     # Run the rejection step on the training device (a GPU in the pipeline) rather than on a CPU
     # pod: worth it where quality training is long (``paper``: 100 steps x 3 networks of
     # CIFAR-10). Where a layer is screened changes no score, so it is outside the revision.
@@ -204,6 +211,7 @@ _LOCAL = Preset(
     quality=QualityConfig(steps=100, min_accuracy=0.2, min_relative=0.5),
     search_size=5000,
     rerank_size=5000,
+    reject_affine=True,
     # BN-ReLU, 5 seeds x 5 networks, sample std of the mean over networks (bench/
     # proxy_fidelity.py on this revision, gradient clipping included, 2026-12-01).
     seed_std=0.0011,
@@ -221,6 +229,7 @@ _ABLATION = Preset(
     search_size=2000,
     rerank_size=2000,
     rerank_steps=200,
+    reject_affine=True,
 )
 
 _PAPER = Preset(

@@ -7,11 +7,19 @@ differently differ. Outputs are rounded to float16 (about three significant digi
 hashing, so rounding noise between equivalent computations (``x*v1`` vs ``v1*x``, reassociated
 sums) rarely changes the fingerprint; ``x + 0`` and ``x`` match exactly. A rare miss only costs a
 re-evaluation; a collision of different layers would need equal outputs on all three passes.
+
+The same outputs say whether the layer is *affine in x*: at every sample and channel, its output
+over the spatial positions is ``a·x + b`` (with ``a``, ``b`` free to depend on statistics). Every
+statistic in the search space is constant over a sample-channel's positions, so this is exactly
+the layers that apply no element-wise nonlinearity to x: normalisers without an activation, such
+as ``x / std_batch(x)`` or BatchNorm's affine part alone (docs/proxy.md, "Linear layers and the
+canvas").
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -32,11 +40,34 @@ def _inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     return x1, x2, v0, v1
 
 
+AFFINE_TOLERANCE = 1e-4  # residual of the best affine fit, relative to the output's spread
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     digest: str  # hex SHA-256 of the rounded outputs
     finite: bool  # every output of the three passes is finite
     depends_on_x: bool  # the two train-mode passes give different outputs
+    # The largest :func:`affine_residual` over the three passes (0 for ``v1·x + v0``; 0.49 to
+    # 0.95 for the known layers); ``nan`` where the outputs are not finite.
+    nonlinearity: float
+
+    @property
+    def affine(self) -> bool:
+        """On every pass, sample and channel the output is ``a·x + b`` over the positions."""
+        return self.nonlinearity <= AFFINE_TOLERANCE
+
+
+def affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The largest residual, over samples and channels, of the least-squares fit ``y ≈ a·x + b``
+    across spatial positions, relative to the spread of ``y`` there (0 where ``y`` is flat)."""
+    xc = (x - x.mean(dim=(2, 3), keepdim=True)).flatten(2)
+    yc = (y - y.mean(dim=(2, 3), keepdim=True)).flatten(2)
+    slope = (xc * yc).sum(-1, keepdim=True) / (xc * xc).sum(-1, keepdim=True)
+    residual = (yc - slope * xc).norm(dim=-1)
+    spread = yc.norm(dim=-1)
+    relative = torch.where(spread > 1e-12, residual / spread.clamp_min(1e-12), 0.0)
+    return float(relative.max())
 
 
 def fingerprint(graph: LayerGraph) -> Fingerprint:
@@ -51,6 +82,12 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         outputs = [layer(x1), layer(x2)]
         layer.eval()
         outputs.append(layer(x1))
+    finite = all(bool(torch.isfinite(y).all()) for y in outputs)
+    nonlinearity = (
+        max(affine_residual(x, y) for x, y in zip((x1, x2, x1), outputs, strict=True))
+        if finite
+        else math.nan
+    )
     digest = hashlib.sha256()
     for y in outputs:
         rounded = y.to(torch.float16)
@@ -58,6 +95,7 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         digest.update(rounded.numpy().tobytes())
     return Fingerprint(
         digest=digest.hexdigest(),
-        finite=all(bool(torch.isfinite(y).all()) for y in outputs),
+        finite=finite,
         depends_on_x=not torch.equal(outputs[0], outputs[1]),
+        nonlinearity=nonlinearity,
     )

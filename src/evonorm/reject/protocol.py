@@ -6,7 +6,8 @@ raises:
 1. ``structural`` — the pruned graph's structural hash was already evaluated (a duplicate);
 2. ``fingerprint`` — the functional fingerprint (:mod:`evonorm.reject.fingerprint`) matches an
    evaluated layer (a functional duplicate), or the layer's outputs on the fixed inputs are not
-   finite, or do not depend on x;
+   finite, or do not depend on x, or (where the preset rejects them) are affine in x: no
+   activation;
 3. ``stability`` — worst-case gradient norm (:mod:`evonorm.reject.stability`) on every anchor;
 4. ``quality`` — a short training run on every anchor against the preset's threshold.
 
@@ -96,6 +97,9 @@ class RejectionChain:
             )
         if not fp.depends_on_x:
             return Verdict(False, Stage.FINGERPRINT, "output does not depend on the input", metrics)
+        if fp.affine and self.preset.reject_affine:
+            reason = "affine in x at every position: a normaliser with no activation"
+            return Verdict(False, Stage.FINGERPRINT, reason, metrics)
 
         stability = self.preset.stability
         for arch in self.preset.anchor_names:
