@@ -33,7 +33,7 @@ from evonorm.proxy.score import train_layer
 from evonorm.proxy.trainer import train
 from evonorm.space.graph import LayerGraph, Node
 
-X, ZERO, V0, V1 = 0, 1, 2, 3
+X = 0  # the input node
 LOG = Path("results/canvas_linearity.jsonl")
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 NETWORKS = (*ANCHORS, "resnet_basic", "vgg")
@@ -43,20 +43,17 @@ def _graph(*nodes: tuple) -> LayerGraph:
     return LayerGraph(tuple(Node(op, tuple(inputs)) for op, *inputs in nodes), space="B")
 
 
-_BN_AFFINE = [  # v1 * (x - mean_batch(x)) / std_batch(x) + v0, no activation
-    ("mean_batch", X),
-    ("neg", 4),
-    ("add", X, 5),
-    ("std_batch", X),
-    ("div", 6, 7),
-    ("mul", V1, 8),
-    ("add", 9, V0),
-]
+def _without_activation(name: str) -> LayerGraph:
+    """A known layer with its last node (the activation) dropped."""
+    layer = known_layer(name)
+    return LayerGraph(layer.nodes[:-1], space=layer.space)
+
+
 LAYERS = {
     "bn_relu": known_layer("bn_relu"),
     "bn_silu": known_layer("bn_silu"),
     "evonorm_b0": known_layer("evonorm_b0"),
-    "bn_linear": _graph(*_BN_AFFINE),
+    "bn_linear": _without_activation("bn_relu"),  # v1 * (x - mean_batch(x)) / std_batch(x) + v0
     "x/std_b": _graph(("std_batch", X), ("div", X, 4)),
 }
 
