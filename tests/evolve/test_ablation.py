@@ -145,6 +145,13 @@ def test_other_settings_on_the_same_root_are_refused(ran, capsys):
     assert json.loads((root / "config.json").read_text())["samples"] == 2
 
 
+def test_a_root_keeps_its_improved_warmup(ran, capsys):
+    root, out = ran  # ran with the default warm-up of 1
+    args = [*ARGS, "--improved-warmup", "3", "--root", str(root), "-o", str(out)]
+    assert main(["experiment", "ablation", *args]) == 2
+    assert "improved_warmup: stored 1, asked 3" in capsys.readouterr().err
+
+
 def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
     """The improved and warm-started arms join a finished ablation: the random and paper arms
     are not re-run, and the new rows and efficiency lines appear."""
@@ -199,7 +206,9 @@ def test_each_arm_is_the_search_it_names():
     )
     assert improved.mutations == CONFIG.improved_mutations and improved.distinct
     assert improved.repeats == 2 and improved.seed_layers == () and improved.seed == 1
-    assert (paper.warmup, improved.warmup) == (1, 2)  # improved_warmup 3, capped by population 2
+    assert (paper.warmup, improved.warmup) == (1, 1)
+    wide = dataclasses.replace(CONFIG, improved_warmup=3).search_config("improved", 1)
+    assert wide.warmup == 2  # capped by the population of 2
     assert warm.seed_layers == ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
     assert CONFIG.search_config("random", 0).strategy == "random"
 

@@ -27,6 +27,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             population=args.population,
             tournament=args.tournament,
             warmup=args.warmup,
+            improved_warmup=args.improved_warmup,
             samples=args.samples,
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
@@ -65,6 +66,13 @@ def add(commands) -> None:
         type=positive,
         default=1,
         help="accepted layers before evolution starts mutating",
+    )
+    abl.add_argument(
+        "--improved-warmup",
+        type=positive,
+        default=1,
+        help="accepted layers before the improved and warm arms mutate (default 1; "
+        "ablation-C used 3)",
     )
     abl.add_argument(
         "--samples", type=positive, default=6, help="random layers per seed in the Random rows"

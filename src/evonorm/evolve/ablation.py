@@ -100,7 +100,9 @@ class AblationConfig:
     arms: tuple[str, ...] = ("random", "evolution")  # may grow between runs, like the budget
     improved_mutations: dict[str, float] = field(default_factory=lambda: dict(EQUAL_MIX))
     improved_repeats: int = 2  # the improved arms train an accepted layer under two seeds
-    improved_warmup: int = 3  # accepted random layers before the improved arms mutate
+    # accepted random layers before the improved arms mutate: 1 since the presets reject
+    # affine layers (3 before; docs/evolution.md, "The warm-up under the affine check")
+    improved_warmup: int = 1
     rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
 
