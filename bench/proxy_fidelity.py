@@ -183,7 +183,7 @@ def targets(rows: dict, layers: dict, preset: Preset, cell, anchor_mean) -> list
     rejected = sum(v == "met (rejected)" for v in verdicts)
     lines.append(
         f"- Layers that do not normalise: {met} of {len(verdicts)} met "
-        f"({rejected} rejected by the chain's training stages, the rest by the gap)."
+        f"({rejected} rejected by the chain, the rest by the gap)."
     )
     for name in ("bn_silu", "evonorm_b0", "gn_relu"):
         if any(k[0] == name for k in rows):
@@ -236,7 +236,8 @@ def target(name: str, kind: str, graph: LayerGraph, gap: float, chain: dict) -> 
         return "met" if gap < 0 else "missed (below BN-ReLU)"
     if kind == "known":
         return ""
-    if chain and not chain.get("accepted") and chain.get("stage") in ("stability", "quality"):
+    rejected_by = ("fingerprint", "stability", "quality")  # the chain stages that judge a layer
+    if chain and not chain.get("accepted") and chain.get("stage") in rejected_by:
         return "met (rejected)"
     squash = any(n.op in ("tanh", "sigmoid") for n in graph.prune().nodes)
     needed = -0.03 if squash else -0.05
