@@ -70,9 +70,8 @@ def add(commands) -> None:
     abl.add_argument(
         "--improved-warmup",
         type=positive,
-        default=1,
-        help="accepted layers before the improved and warm arms mutate (default 1; "
-        "ablation-C used 3)",
+        help="accepted layers before the improved and warm arms mutate (default: "
+        "AblationConfig's, 1; ablation-C used 3)",
     )
     abl.add_argument(
         "--samples", type=positive, default=6, help="random layers per seed in the Random rows"
