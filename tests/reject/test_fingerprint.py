@@ -19,6 +19,16 @@ def test_functionally_equal_layers_share_a_fingerprint():
     assert fingerprint(b).digest == fingerprint(a).digest
 
 
+def test_a_batch_statistic_of_a_constant_is_that_constant():
+    # mean_batch(v1) is v1 once the running mean has converged; ablation-D trained such pairs twice
+    plain = fingerprint(g(("mul", 0, 3), ("tanh", 4))).digest
+    assert fingerprint(g(("mean_batch", 3), ("mul", 0, 4), ("tanh", 5))).digest == plain
+    squared = fingerprint(g(("mul", 3, 3), ("div", 0, 4), ("sqrt", 5))).digest
+    assert fingerprint(g(("sqmean_batch", 3), ("div", 0, 4), ("sqrt", 5))).digest == squared
+    batch = fingerprint(g(("mean_batch", 0), ("neg", 4), ("add", 0, 5))).digest  # x - mean_b(x)
+    assert batch != fingerprint(g(("mean_instance", 0), ("neg", 4), ("add", 0, 5))).digest
+
+
 def test_known_layers_have_distinct_finite_fingerprints():
     prints = {name: fingerprint(graph) for name, graph in KNOWN_LAYERS.items()}
     assert len({p.digest for p in prints.values()}) == len(KNOWN_LAYERS)

@@ -3,7 +3,10 @@
 A layer's fingerprint hashes its outputs on fixed-seed inputs: two train-mode passes (a standard
 normal batch, then a scaled and shifted one, which also moves any running statistics) and one
 eval-mode pass, with ``v0``/``v1`` set to fixed random values so that layers using them
-differently differ. Outputs are rounded to float16 (about three significant digits) before
+differently differ. Running estimates move with momentum 1, so the eval pass uses the second
+pass's batch statistics: a batch statistic of something constant over the batch (``v0``, the
+zero tensor) then equals that constant in eval mode too, as it does once training has
+converged the estimate. Outputs are rounded to float16 (about three significant digits) before
 hashing, so rounding noise between equivalent computations (``x*v1`` vs ``v1*x``, reassociated
 sums) rarely changes the fingerprint; ``x + 0`` and ``x`` match exactly. A rare miss only costs a
 re-evaluation; a collision of different layers would need equal outputs on all three passes.
@@ -73,7 +76,9 @@ def affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
 def fingerprint(graph: LayerGraph) -> Fingerprint:
     """The layer's outputs on fixed inputs (computed in float64), rounded and hashed."""
     x1, x2, v0, v1 = _inputs()
-    layer = build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64)
+    # momentum 1: the eval pass reads the last train pass's statistics, as a trained layer reads
+    # converged ones, not a start value two updates old (which told sqmean_batch(v1) from v1²)
+    layer = build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
     with torch.no_grad():
         if hasattr(layer, "v0"):
             layer.v0.copy_(v0)
