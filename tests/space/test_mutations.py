@@ -102,6 +102,17 @@ def test_insert_adds_one_live_node_with_every_op(space):
     assert full_without_dead < 0.05 * PARENTS * 3
 
 
+def test_insert_can_put_an_op_on_top_of_the_layer():
+    # from a normaliser, an activation on top is one insert away: max(x / std_batch(x), 0)
+    rng = np.random.default_rng(8)
+    normaliser = LayerGraph((Node("std_batch", (0,)), Node("div", (0, 4))))
+    children = {insert_node(normaliser, rng) for _ in range(400)} - {None}
+    on_top = [c for c in children if c.nodes[:2] == normaliser.nodes and len(c.nodes) == 3]
+    assert LayerGraph((*normaliser.nodes, Node("max", (5, 1)))) in on_top
+    assert {OPS[c.nodes[-1].op].arity for c in on_top} == {1, 2}
+    assert all(c.nodes[-1].inputs[0] == normaliser.output for c in on_top)
+
+
 def test_remove_bypasses_one_node_and_never_empties_a_graph():
     rng = np.random.default_rng(5)
     for parent in _parents("B") * 2:

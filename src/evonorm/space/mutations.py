@@ -10,8 +10,9 @@ draws use the given ``numpy.random.Generator``, so a seed fixes the child.
 - ``op`` — one live node's op is replaced by another of the same arity; its inputs stay.
 - ``rewire`` — one input of one live node points to another earlier node.
 - ``insert`` — an op is spliced into one edge of the live graph: a unary op, or a binary op
-  whose second input is drawn among the earlier nodes. A graph at its node budget first gives
-  up one dead node; one with no dead node left cannot grow.
+  whose second input is drawn among the earlier nodes. The layer's output is an edge too, so an
+  op can be put on top of the whole layer (an activation after a normaliser). A graph at its
+  node budget first gives up one dead node; one with no dead node left cannot grow.
 - ``remove`` — one live node is bypassed (its consumers read one of its inputs instead) and
   deleted; the output node can be removed when its bypass is the node just before it.
 
@@ -114,7 +115,16 @@ def insert_node(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | Non
     live = _live_nodes(base)
     names = SPACES[graph.space]
     for _ in range(_TRIES):
-        reader = live[int(rng.integers(len(live)))]
+        pick = int(rng.integers(len(live) + 1))
+        if pick == len(live):  # the output edge: the new node reads the output and is the output
+            op = names[int(rng.integers(len(names)))]
+            top = base.output
+            inputs = (top,) if OPS[op].arity == 1 else (top, int(rng.integers(top + 1)))
+            child = _valid([*base.nodes, Node(op, inputs)], graph)
+            if child is not None:
+                return child
+            continue
+        reader = live[pick]
         slot = int(rng.integers(len(base.node(reader).inputs)))
         source = base.node(reader).inputs[slot]
         op = names[int(rng.integers(len(names)))]
