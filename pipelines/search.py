@@ -130,6 +130,7 @@ def evonorm_search(
     seed_layers: str = "",
     distinct: bool = False,
     repeats: int = 1,
+    near_misses: float = 0.0,
     generations: int = 8,
     children: int = 16,
     candidates_per_task: int = 4,
@@ -159,6 +160,7 @@ def evonorm_search(
             seed_layers=seed_layers,
             distinct=distinct,
             repeats=repeats,
+            near_misses=near_misses,
             generations=generations,
             children=children,
             candidates_per_task=candidates_per_task,
@@ -192,6 +194,7 @@ def evonorm_search(
             seed_layers=seed_layers,
             distinct=distinct,
             repeats=repeats,
+            near_misses=near_misses,
             tracking_uri=tracking_uri,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)

@@ -20,6 +20,7 @@ def init_study(
     seed_layers: str,
     distinct: bool,
     repeats: int,
+    near_misses: float,
     tracking_uri: str,
     pipeline_run: str,
 ) -> str:
@@ -43,5 +44,6 @@ def init_study(
         seed_layers,
         distinct,
         repeats,
+        near_misses,
         tracking_uri,
     )

@@ -54,6 +54,7 @@ def search_config(
     seed_layers: str = "",
     distinct: bool = False,
     repeats: int = 1,
+    near_misses: float = 0.0,
     warmup: int | None = None,
     novel: bool = False,
     seed_graphs: dict[str, dict] | None = None,
@@ -78,6 +79,7 @@ def search_config(
         seed_layers=tuple(n for n in seed_layers.split(",") if n),
         distinct=bool(distinct),
         repeats=int(repeats) if isinstance(repeats, float) and repeats.is_integer() else repeats,
+        near_misses=near_misses,
         seed_graphs=seed_graphs or {},
     )
 

@@ -124,6 +124,7 @@ def init_study(
     seed_layers: str = "",
     distinct: bool = False,
     repeats: int = 1,
+    near_misses: float = 0.0,
     tracking_uri: str = "",
 ) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
@@ -143,6 +144,7 @@ def init_study(
         seed_layers=seed_layers,
         distinct=distinct,
         repeats=repeats,
+        near_misses=near_misses,
         seed_graphs=_registry_seeds(seed_layers, tracking_uri),
     )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)

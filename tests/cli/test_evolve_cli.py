@@ -75,6 +75,7 @@ def test_search_runs_resumes_and_is_tracked(tmp_path):
         (["--mutations", "op=0.5,rewire=0.4"], "sum to 1"),
         (["--seed-layers", "bn_relu,nope"], "unknown seed layer 'nope'"),
         (["--repeats", "6"], "repeats must be a whole number in [1, 5], got 6"),
+        (["--near-misses", "1.5"], "near_misses must be a probability in [0, 1], got 1.5"),
         (["--strategy", "random", "--mutations", "op=1"], "evolution only"),
     ],
 )

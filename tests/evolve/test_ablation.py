@@ -152,6 +152,17 @@ def test_a_root_keeps_its_improved_warmup(ran, capsys):
     assert "improved_warmup: stored 1, asked 3" in capsys.readouterr().err
 
 
+def test_a_root_keeps_its_near_miss_share_and_refuses_a_bad_one(ran, capsys):
+    root, out = ran
+    args = [*ARGS, "--improved-near-misses", "0.25", "--root", str(root), "-o", str(out)]
+    assert main(["experiment", "ablation", *args]) == 2
+    assert "improved_near_misses: stored 0.0, asked 0.25" in capsys.readouterr().err
+    args = [*ARGS, "--improved-near-misses", "2", "--root", str(root / "new"), "-o", str(out)]
+    assert main(["experiment", "ablation", *args]) == 2
+    assert "near_misses must be a probability in [0, 1], got 2.0" in capsys.readouterr().err
+    assert not (root / "new").exists()
+
+
 def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
     """The improved and warm-started arms join a finished ablation: the random and paper arms
     are not re-run, and the new rows and efficiency lines appear."""
@@ -211,6 +222,13 @@ def test_each_arm_is_the_search_it_names():
     assert wide.warmup == 2  # capped by the population of 2
     assert warm.seed_layers == ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
     assert CONFIG.search_config("random", 0).strategy == "random"
+    assert improved.near_misses == paper.near_misses == 0.0
+    near = dataclasses.replace(CONFIG, improved_near_misses=0.25)
+    assert [near.search_config(a, 0).near_misses for a in ("evolution", "improved", "warm")] == [
+        0.0,
+        0.25,
+        0.25,
+    ]
 
 
 def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):

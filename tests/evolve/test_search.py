@@ -228,3 +228,50 @@ def test_resuming_with_other_noise_settings_is_refused(tmp_path):
     assert Search.open("s", storage).config.repeats == 2
     with pytest.raises(SearchError, match="distinct: stored True, asked False, repeats: stored 2"):
         Search.open("s", storage, SearchConfig(preset="smoke"))
+
+
+def test_near_misses_breed_children_on_top_of_rejected_normalisers(tmp_path):
+    """A normaliser the chain refused for having no activation (metrics["normaliser"]) becomes a
+    parent: with near_misses=1 every child is an op put on top of one; other rejections and a
+    near_misses of 0 never do."""
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    config = SearchConfig(preset="smoke", population=4, near_misses=1.0, distinct=True)
+    search = Search.open("n", storage, config)
+    first = generate(search, 3)
+    assert [c.origin for c in first] == ["random"] * 3  # no near miss yet
+    refused = "affine in x at every position: a normaliser with no activation"
+    near = Outcome(
+        first[0].trial,
+        "rejected",
+        stage="fingerprint",
+        reason=refused,
+        metrics={"normaliser": True},
+    )
+    record(search, near)
+    flat = Outcome(
+        first[1].trial,
+        "rejected",
+        stage="fingerprint",
+        reason=refused,
+        metrics={"normaliser": False},
+    )
+    record(search, flat)
+    assert [m.trial for m in search.near_misses()] == [first[0].trial]
+    children = generate(search, 5)
+    assert {(c.origin, c.parent, c.mutation) for c in children} == {
+        ("near-miss", first[0].trial, "top")
+    }
+    assert all(c.graph.nodes[-1].inputs[0] == c.graph.output - 1 for c in children)
+    assert all(c.generation == 1 for c in children)
+    plain = Search.open("p", storage, SearchConfig(preset="smoke", population=4))
+    assert plain.config.near_misses == 0.0
+    with pytest.raises(SearchError, match="near_misses: stored 1.0, asked 0.0"):
+        Search.open("n", storage, SearchConfig(preset="smoke", population=4, distinct=True))
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, True, "0.5"])
+def test_near_misses_must_be_a_probability(share):
+    with pytest.raises(ValueError, match=r"near_misses must be a probability in \[0, 1\]"):
+        SearchConfig(preset="smoke", near_misses=share)
+    with pytest.raises(ValueError, match="near_misses apply to evolution only"):
+        SearchConfig(preset="smoke", strategy="random", near_misses=0.5)

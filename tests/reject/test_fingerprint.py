@@ -72,6 +72,26 @@ def test_layers_without_an_activation_are_affine_and_others_are_not():
     assert not any(fingerprint(graph).affine for graph in KNOWN_LAYERS.values())
 
 
+def test_normalisers_without_an_activation_are_told_from_other_affine_layers():
+    near = {
+        "x / std_batch(x)": g(("std_batch", 0), ("div", 0, 4)),
+        "x / std_group(x)": g(("std_group", 0), ("div", 0, 4)),
+        "BatchNorm's affine part": LayerGraph(known_layer("bn_relu").nodes[:-1]),
+    }
+    other = {
+        "v1*x": g(("mul", 3, 0)),  # its spread follows x's
+        "x / sqmean_batch(x)": g(("sqmean_batch", 0), ("div", 0, 4)),  # follows 1/x's
+        "std_group(x)": g(
+            ("std_group", 0),
+        ),  # flat over the positions
+        "BN-ReLU": known_layer("bn_relu"),  # not affine: it has its activation
+    }
+    assert all(fingerprint(graph).normaliser for graph in near.values())
+    assert not any(fingerprint(graph).normaliser for graph in other.values())
+    assert 0.9 < fingerprint(near["x / std_batch(x)"]).spread_ratio < 1.1
+    assert 2.5 < fingerprint(other["v1*x"]).spread_ratio < 3.5
+
+
 def test_the_affine_residual_is_zero_for_a_fit_and_large_for_a_bend():
     x = torch.randn(2, 3, 4, 4, dtype=torch.float64)
     scale, shift = torch.randn(2, 3, 1, 1), torch.randn(2, 3, 1, 1)

@@ -62,6 +62,7 @@ def test_stages_reject_with_reasons(data):
     chain = RejectionChain(dataclasses.replace(SMOKE, reject_affine=True), data)
     verdict = chain.run(explosive)  # x / (x - x): x times a huge constant, affine
     assert verdict.stage == "fingerprint" and verdict.reason.startswith("affine in x")
+    assert verdict.metrics["normaliser"] is False  # its spread follows x's: not a near miss
 
 
 def test_affine_layers_are_rejected_before_any_training_where_the_preset_asks(data):
@@ -72,6 +73,7 @@ def test_affine_layers_are_rejected_before_any_training_where_the_preset_asks(da
         "affine in x at every position: a normaliser with no activation",
     )
     assert not any(key.startswith(("grad_norm/", "quality/")) for key in verdict.metrics)
+    assert verdict.metrics["normaliser"] is True  # a near miss: searches may breed from it
     assert get_preset("local").reject_affine and get_preset("ablation").reject_affine
     assert not get_preset("paper").reject_affine  # the paper leaves them to its training
     assert RejectionChain(SMOKE, data).run(x_over_std).stage != "fingerprint"

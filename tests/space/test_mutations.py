@@ -15,6 +15,7 @@ from evonorm.space.mutations import (
     check_mix,
     insert_node,
     mutate_by,
+    put_on_top,
     remove_node,
     rewire_input,
 )
@@ -111,6 +112,19 @@ def test_insert_can_put_an_op_on_top_of_the_layer():
     assert LayerGraph((*normaliser.nodes, Node("max", (5, 1)))) in on_top
     assert {OPS[c.nodes[-1].op].arity for c in on_top} == {1, 2}
     assert all(c.nodes[-1].inputs[0] == normaliser.output for c in on_top)
+
+
+def test_put_on_top_only_adds_an_op_on_the_output_edge():
+    rng = np.random.default_rng(9)
+    for parent in _parents("B"):
+        child = put_on_top(parent, rng)
+        if child is None:  # full, with no dead node to give up
+            assert parent.num_nodes == parent.max_nodes
+            continue
+        assert child.nodes[-1].inputs[0] == child.output - 1
+        assert child.prune().structural_hash() != parent.prune().structural_hash()
+        below = LayerGraph(child.nodes[:-1], space=child.space, max_nodes=child.max_nodes)
+        assert below.prune() == parent.prune()  # the parent's layer, untouched, underneath
 
 
 def test_remove_bypasses_one_node_and_never_empties_a_graph():

@@ -28,6 +28,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             tournament=args.tournament,
             warmup=args.warmup,
             improved_warmup=args.improved_warmup,
+            improved_near_misses=args.improved_near_misses,
             samples=args.samples,
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
@@ -72,6 +73,13 @@ def add(commands) -> None:
         type=positive,
         help="accepted layers before the improved and warm arms mutate (default: "
         "AblationConfig's, 1; ablation-C used 3)",
+    )
+    abl.add_argument(
+        "--improved-near-misses",
+        type=float,
+        metavar="P",
+        help="share of the improved and warm arms' children bred from near misses (an op on "
+        "top of a normaliser rejected for having no activation; default: AblationConfig's, 0)",
     )
     abl.add_argument(
         "--samples", type=positive, default=6, help="random layers per seed in the Random rows"

@@ -43,6 +43,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             seed_layers=args.seed_layers or "",
             distinct=args.distinct,
             repeats=args.repeats,
+            near_misses=args.near_misses,
             seed_graphs=graphs,
         )
         settings = WorkerSettings(
@@ -228,6 +229,14 @@ def add(commands) -> None:
         type=positive,
         default=1,
         help="training seeds of an accepted layer, 1-5; its scores are their mean (default 1)",
+    )
+    evolve.add_argument(
+        "--near-misses",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="evolution: share of children bred by putting an op on top of a normaliser the "
+        "rejection chain refused for having no activation (default 0)",
     )
     evolve.add_argument("--seed", type=int, default=0)
     evolve.add_argument("--device", default="cpu", help="torch device for the workers")

@@ -103,6 +103,8 @@ class AblationConfig:
     # accepted random layers before the improved arms mutate: 1 since the presets reject
     # affine layers (3 before; docs/evolution.md, "The warm-up under the affine check")
     improved_warmup: int = 1
+    # share of the improved arms' children bred from rejected normalisers (near misses)
+    improved_near_misses: float = 0.0
     rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
 
@@ -150,6 +152,7 @@ class AblationConfig:
             mutations=self.improved_mutations if improved else None,
             distinct=improved,
             repeats=self.improved_repeats if improved else 1,
+            near_misses=self.improved_near_misses if improved else 0.0,
             seed_layers=self.warm_layers if arm == "warm" else (),
         )
 

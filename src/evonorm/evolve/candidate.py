@@ -33,8 +33,8 @@ class Candidate:
     graph: LayerGraph
     space: str
     generation: int  # 0 for random layers; parent's generation + 1 for mutants
-    origin: str  # "random" | "mutation" | "seed" (a known layer of a warm start)
-    parent: int | None = None  # trial number of the tournament winner
+    origin: str  # "random" | "mutation" | "seed" (a known layer of a warm start) | "near-miss"
+    parent: int | None = None  # trial number of the tournament winner (or of the near miss)
     mutation: str = ""  # which mutation made it (space.mutations), "" for random layers
     cid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     trial: int | None = None  # the trial that evaluates it (set when bound)

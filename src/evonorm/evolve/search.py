@@ -27,7 +27,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from evonorm.evolve import optuna_internals as internals
 from evonorm.evolve.candidate import Candidate, Outcome, Status
-from evonorm.evolve.selection import STRATEGIES, Evolution, Member, RandomSearch, structure
+from evonorm.evolve.selection import (
+    STRATEGIES,
+    Evolution,
+    Member,
+    RandomSearch,
+    near_miss_child,
+    structure,
+)
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
 from evonorm.reject.fingerprint import fingerprint
@@ -71,6 +78,7 @@ class SearchConfig:
     seed_layers: tuple[str, ...] = ()  # known layers proposed first (a warm start)
     distinct: bool = False  # children compute a function no earlier candidate computed
     repeats: int = 1  # training seeds of an accepted layer; its scores are their mean
+    near_misses: float = 0.0  # evolution: share of children bred from rejected normalisers
     seed_graphs: dict[str, dict] = dataclasses.field(default_factory=dict)  # registry URI ->
     # the graph it named when the search was created (tracking resolves them)
 
@@ -105,6 +113,12 @@ class SearchConfig:
         repeats = self.repeats
         if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 5:
             raise ValueError(f"repeats must be a whole number in [1, 5], got {repeats!r}")
+        near = self.near_misses
+        if isinstance(near, bool) or not isinstance(near, int | float) or not 0 <= near <= 1:
+            raise ValueError(f"near_misses must be a probability in [0, 1], got {near!r}")
+        if near and self.strategy != "evolution":
+            raise ValueError("near_misses apply to evolution only, not to random search")
+        object.__setattr__(self, "near_misses", float(near))
         if self.mutations is not None:
             if self.strategy != "evolution":
                 raise ValueError("mutations apply to evolution only, not to random search")
@@ -307,6 +321,23 @@ class Search:
             for t in done
         ]
 
+    def near_misses(self) -> list[Member]:
+        """The newest ``population`` candidates the chain rejected as normalisers without an
+        activation (:attr:`~evonorm.reject.fingerprint.Fingerprint.normaliser`), newest first."""
+        rejected = [
+            t
+            for t in self.trials((TrialState.PRUNED,))
+            if t.user_attrs.get("status") == Status.REJECTED
+            and (t.user_attrs.get("metrics") or {}).get("normaliser")
+        ]
+        rejected.sort(key=_number, reverse=True)
+        return [
+            Member(
+                t.number, (), Candidate.from_attrs(t.user_attrs).graph, t.user_attrs["generation"]
+            )
+            for t in rejected[: self.config.population]
+        ]
+
     def seen(self) -> tuple[dict[str, int], dict[str, int]]:
         """Structural hashes and fingerprints of recorded (not errored) candidates → the trial
         that first evaluated each, for the rejection chain's duplicate checks."""
@@ -385,7 +416,12 @@ class Search:
                 avoid, key = self.proposed_functions(), function_of
             elif self.config.novel:
                 avoid = self.proposed()
-            candidate = self.strategy.child(self.population(), rng, self.config.space, avoid, key)
+            if self.config.near_misses and rng.random() < self.config.near_misses:
+                candidate = near_miss_child(self.near_misses(), rng, self.config.space, avoid, key)
+            if candidate is None:
+                candidate = self.strategy.child(
+                    self.population(), rng, self.config.space, avoid, key
+                )
         if self.config.distinct:  # drawing against fingerprints costs CPU: count it
             trial.set_user_attr("propose_seconds", round(time.process_time() - start, 3))
         attrs = candidate.attrs()

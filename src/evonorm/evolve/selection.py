@@ -17,7 +17,12 @@ Regularized evolution (Real et al. 2019), as used by the paper with K architectu
   structure the search already evaluated are redrawn too (random search as well): a layer with
   a one-node live graph has few distinct mutants, and re-proposing rejected ones spends the
   budget on duplicates. ``distinct`` searches do the same by *function*: ``key`` maps a graph to
-  its functional fingerprint, so ``x + 0`` is avoided once ``x*1`` was proposed.
+  its functional fingerprint, so ``x + 0`` is avoided once ``x*1`` was proposed;
+- *near misses*: the fingerprint rejects normalisers without an activation (``x / std_batch(x)``)
+  before training, so they never join the population, yet one op on top makes them norm-act
+  layers. A search with ``near_misses = p`` breeds each child with probability ``p`` from one
+  of its newest near misses by :func:`~evonorm.space.mutations.put_on_top`
+  (:func:`near_miss_child`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import numpy as np
 
 from evonorm.evolve.candidate import Candidate
 from evonorm.space import LayerGraph, random_graph
-from evonorm.space.mutations import DEFAULT_MIX, check_mix, mutate_by
+from evonorm.space.mutations import DEFAULT_MIX, check_mix, mutate_by, put_on_top
 
 __all__ = [
     "SELECTIONS",
@@ -38,6 +43,7 @@ __all__ = [
     "Evolution",
     "Member",
     "RandomSearch",
+    "near_miss_child",
     "pareto_front",
     "pareto_indices",
 ]
@@ -206,6 +212,31 @@ class Evolution:
             parent=winner.trial,
             mutation=name,
         )
+
+
+def near_miss_child(
+    near_misses: Sequence[Member],
+    rng: np.random.Generator,
+    space: str,
+    avoid: AbstractSet[str] = frozenset(),
+    key: Key = structure,
+) -> Candidate | None:
+    """An op put on top of a uniformly drawn near miss (a normaliser the chain rejected for
+    having no activation), redrawn while its ``key`` is in ``avoid``; None when there is no near
+    miss or none yields a new child."""
+    for _ in range(NOVEL_RESELECT if near_misses else 0):
+        parent = near_misses[int(rng.integers(len(near_misses)))]
+        graph = put_on_top(parent.graph, rng)
+        if graph is not None and key(graph) not in avoid:
+            return Candidate(
+                graph,
+                space,
+                generation=parent.generation + 1,
+                origin="near-miss",
+                parent=parent.trial,
+                mutation="top",
+            )
+    return None
 
 
 STRATEGIES = {"evolution": Evolution, "random": RandomSearch}

@@ -44,6 +44,7 @@ def _inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 AFFINE_TOLERANCE = 1e-4  # residual of the best affine fit, relative to the output's spread
+NORMALISED = 1.5  # a normaliser's output spread moves by at most this when x's triples
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,24 @@ class Fingerprint:
     # The largest :func:`affine_residual` over the three passes (0 for ``v1·x + v0``; 0.48 to
     # 0.95 for the known layers, bench/affine_gap.py); ``nan`` where the outputs are not finite.
     nonlinearity: float
+    # The output's spread on the second train pass over its spread on the first, whose input
+    # has a third of the spread: about 1 for a normaliser, 3 for ``v1·x``; ``nan`` where the
+    # first pass's output is flat or not finite
+    spread_ratio: float = math.nan
 
     @property
     def affine(self) -> bool:
         """On every pass, sample and channel the output is ``a·x + b`` over the positions."""
         return self.nonlinearity <= AFFINE_TOLERANCE
+
+    @property
+    def normaliser(self) -> bool:
+        """Affine in x, varying over the positions, with a spread that does not follow the
+        input's (``x / std_batch(x)``, BatchNorm without its activation): an activation put on
+        top of it makes a norm-act layer. Searches may breed from such near misses."""
+        return (
+            self.affine and self.depends_on_x and 1 / NORMALISED <= self.spread_ratio <= NORMALISED
+        )
 
 
 def affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -93,6 +107,8 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         if finite
         else math.nan
     )
+    spread = [float(y.std(dim=(2, 3)).mean()) if finite else math.nan for y in outputs[:2]]
+    ratio = spread[1] / spread[0] if spread[0] > 1e-9 else math.nan
     digest = hashlib.sha256()
     for y in outputs:
         rounded = y.to(torch.float16)
@@ -103,4 +119,5 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         finite=finite,
         depends_on_x=not torch.equal(outputs[0], outputs[1]),
         nonlinearity=nonlinearity,
+        spread_ratio=ratio,
     )

@@ -99,6 +99,7 @@ class RejectionChain:
             return Verdict(False, Stage.FINGERPRINT, "output does not depend on the input", metrics)
         if fp.affine and self.preset.reject_affine:
             reason = "affine in x at every position: a normaliser with no activation"
+            metrics["normaliser"] = fp.normaliser  # a near miss searches may breed from
             return Verdict(False, Stage.FINGERPRINT, reason, metrics)
 
         stability = self.preset.stability

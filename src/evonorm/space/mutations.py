@@ -31,7 +31,15 @@ from evonorm.space.graph import NUM_INITIAL, GraphError, LayerGraph, Node
 from evonorm.space.ops import OPS, SPACES
 from evonorm.space.random import mutate as redraw
 
-__all__ = ["DEFAULT_MIX", "MUTATIONS", "Mutation", "check_mix", "mutate_by", "parse_mix"]
+__all__ = [
+    "DEFAULT_MIX",
+    "MUTATIONS",
+    "Mutation",
+    "check_mix",
+    "mutate_by",
+    "parse_mix",
+    "put_on_top",
+]
 
 Mutation = Callable[[LayerGraph, np.random.Generator], LayerGraph | None]
 _TRIES = 64  # random choices one mutation tries before it says it cannot apply
@@ -99,28 +107,30 @@ def _delete(nodes: list[Node], index: int, bypass: int) -> list[Node]:
     return out
 
 
+def _room(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
+    """``graph`` with room for one more node: itself, or at its node budget without one drawn
+    dead node; None when it is full with no dead node."""
+    if graph.num_nodes < graph.max_nodes:
+        return graph
+    dead = [i for i in range(NUM_INITIAL, graph.num_nodes) if i not in graph.live]
+    if not dead:
+        return None
+    index = dead[int(rng.integers(len(dead)))]
+    nodes = tuple(_delete(list(graph.nodes), index, bypass=0))
+    return LayerGraph(nodes, space=graph.space, max_nodes=graph.max_nodes)
+
+
 def insert_node(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
     """Splice a unary op, or a binary op with a new second input, into one live edge."""
-    base = graph
-    if graph.num_nodes >= graph.max_nodes:  # make room: give up one dead node
-        dead = [i for i in range(NUM_INITIAL, graph.num_nodes) if i not in graph.live]
-        if not dead:
-            return None
-        index = dead[int(rng.integers(len(dead)))]
-        base = LayerGraph(
-            tuple(_delete(list(graph.nodes), index, bypass=0)),
-            space=graph.space,
-            max_nodes=graph.max_nodes,
-        )
+    base = _room(graph, rng)
+    if base is None:
+        return None
     live = _live_nodes(base)
     names = SPACES[graph.space]
     for _ in range(_TRIES):
         pick = int(rng.integers(len(live) + 1))
-        if pick == len(live):  # the output edge: the new node reads the output and is the output
-            op = names[int(rng.integers(len(names)))]
-            top = base.output
-            inputs = (top,) if OPS[op].arity == 1 else (top, int(rng.integers(top + 1)))
-            child = _valid([*base.nodes, Node(op, inputs)], graph)
+        if pick == len(live):  # the output edge
+            child = _on_top(base, graph, rng)
             if child is not None:
                 return child
             continue
@@ -140,6 +150,27 @@ def insert_node(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | Non
         rewired[slot] = reader  # the reader now reads the new node on that edge
         nodes[position + 1] = Node(moved.op, tuple(rewired))
         child = _valid(nodes, graph)
+        if child is not None:
+            return child
+    return None
+
+
+def _on_top(base: LayerGraph, graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
+    """``base`` with one drawn op reading its output (and, binary, a drawn earlier node) as the
+    new output; None when that equals ``graph`` or is invalid."""
+    names = SPACES[graph.space]
+    op = names[int(rng.integers(len(names)))]
+    top = base.output
+    inputs = (top,) if OPS[op].arity == 1 else (top, int(rng.integers(top + 1)))
+    return _valid([*base.nodes, Node(op, inputs)], graph)
+
+
+def put_on_top(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
+    """``insert`` on the output edge only: an op on top of the whole layer (how a search breeds
+    from a normaliser without an activation, :attr:`Fingerprint.normaliser`)."""
+    base = _room(graph, rng)
+    for _ in range(_TRIES if base is not None else 0):
+        child = _on_top(base, graph, rng)
         if child is not None:
             return child
     return None

@@ -93,11 +93,17 @@ def _arms_line(config) -> list[str]:
     if not {"improved", "warm"} & set(config.arms):
         return []
     mix = ",".join(f"{k}={v:g}" for k, v in config.improved_mutations.items())
+    near = (
+        f", {config.improved_near_misses:g} of the children bred from near misses (an op on top "
+        "of a normaliser rejected for having no activation)"
+        if config.improved_near_misses
+        else ""
+    )
     return [
         f"- Arms: {', '.join(config.arms)}. The improved arm (docs/evolution.md): mutations "
         f"{mix}, distinct children, accepted layers trained under {config.improved_repeats} "
         f"seeds (their mean is the score), mutation from {config.improved_warmup} accepted "
-        f"layers on; the warm arm the same, started from {', '.join(config.warm_layers)}.",
+        f"layers on{near}; the warm arm the same, started from {', '.join(config.warm_layers)}.",
         "- CPU-seconds: each candidate's evaluation (and, for distinct arms, proposal) time on a "
         "one-thread worker, summed; two workers shared the two cores.",
     ]

@@ -46,6 +46,9 @@ HELP: dict[str, str] = {
     "proposed, recorded free of charge and count as candidates, as in the paper.",
     "repeats": "Training seeds of an accepted layer, 1 to 5; its scores are their mean, so a "
     "lucky seed does not make a parent. 1: one training, as in the paper.",
+    "near_misses": "Evolution: the share of children, in [0, 1], bred by putting an op on top of "
+    "a normaliser the rejection chain refused for having no activation (e.g. x / std_batch(x)), "
+    "so that it becomes a norm-act layer (docs/evolution.md). 0: never, as in the paper.",
     "generations": "Generations this run adds, one after the other; an integer >= 1.",
     "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
     "candidates_per_task": "Candidates one reject task and one train task evaluate one after "
