@@ -265,7 +265,7 @@ def test_near_misses_breed_children_on_top_of_rejected_normalisers(tmp_path):
     assert all(c.generation == 1 for c in children)
     plain = Search.open("p", storage, SearchConfig(preset="smoke", population=4))
     assert plain.config.near_misses == 0.0
-    with pytest.raises(SearchError, match="near_misses: stored 1.0, asked 0.0"):
+    with pytest.raises(SearchError, match=r"near_misses: stored 1\.0, asked 0\.0"):
         Search.open("n", storage, SearchConfig(preset="smoke", population=4, distinct=True))
 
 
