@@ -79,6 +79,7 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
             seed_layers="bn_relu",
             distinct=True,
             repeats=2,
+            near_misses=0.5,
             tracking_uri="",
             pipeline_run="run-1",
         )
@@ -171,6 +172,7 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "seed_layers": "",
         "distinct": False,
         "repeats": 1,
+        "near_misses": 0.0,
         "tracking_uri": "",
     }
     init_study.python_func(**settings, pipeline_run="run-1")
@@ -210,6 +212,7 @@ def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
         "seed_layers": "",
         "distinct": False,
         "repeats": 1,
+        "near_misses": 0.0,
         "tracking_uri": "",
     }
     limits = {"memory_mb": 2048, "seconds": 0.0}
@@ -264,6 +267,7 @@ def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
         seed_layers="",
         distinct=False,
         repeats=1,
+        near_misses=0.0,
         tracking_uri="",
         pipeline_run="r",
     )
@@ -316,6 +320,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         seed_layers="",
         distinct=False,
         repeats=1,
+        near_misses=0.0,
         generations=1,
         children=2,
         candidates_per_task=2,
@@ -336,6 +341,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         "seed_layers": ("bn_relu,nope", "unknown seed layer 'nope'; known: bn_relu"),
         "device": ("tpu", "device='tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
         "repeats": (0, "repeats must be a whole number in [1, 5], got 0"),
+        "near_misses": (1.5, "near_misses must be a probability in [0, 1], got 1.5"),
     }
     for key, (value, message) in bad.items():
         with pytest.raises(ValueError, match=re.escape(message)):
