@@ -269,6 +269,22 @@ def test_near_misses_breed_children_on_top_of_rejected_normalisers(tmp_path):
         Search.open("n", storage, SearchConfig(preset="smoke", population=4, distinct=True))
 
 
+def test_without_near_misses_a_near_miss_search_draws_what_a_plain_one_draws(tmp_path):
+    """The near-miss coin has its own random stream: until a normaliser is refused, a search with
+    near_misses > 0 proposes the random layers and children of near_misses = 0 (the shared
+    random prefix the ablation's arms are compared on)."""
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    drawn = {}
+    for share in (0.0, 0.5):
+        config = SearchConfig(preset="smoke", population=4, warmup=1, near_misses=share)
+        search = Search.open(f"s{share}", storage, config)
+        first = generate(search, 2)
+        record(search, accepted(first[0].trial, 0.5, 0.5, 0.5))
+        record(search, Outcome(first[1].trial, "rejected", stage="quality", reason="low"))
+        drawn[share] = [c.graph for c in first + generate(search, 6)]
+    assert drawn[0.5] == drawn[0.0]
+
+
 @pytest.mark.parametrize("share", [-0.1, 1.5, True, "0.5"])
 def test_near_misses_must_be_a_probability(share):
     with pytest.raises(ValueError, match=r"near_misses must be a probability in \[0, 1\]"):

@@ -49,6 +49,7 @@ REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = tuple(Status)
 REVISION_KEY = "preset_revision"
 REGISTRY_URI = re.compile(r"models:/[\w.-]+(@[\w-]+|/\d+)")
+NEAR_MISS_STREAM = 1  # third seed word of the near-miss draws' generator
 
 
 def settings_diff(stored: dict, asked: dict) -> str:
@@ -416,8 +417,13 @@ class Search:
                 avoid, key = self.proposed_functions(), function_of
             elif self.config.novel:
                 avoid = self.proposed()
-            if self.config.near_misses and rng.random() < self.config.near_misses:
-                candidate = near_miss_child(self.near_misses(), rng, self.config.space, avoid, key)
+            if self.config.near_misses:  # its own stream: without a near miss to breed from,
+                # the child and the random population are those of near_misses = 0
+                near = np.random.default_rng([self.config.seed, trial.number, NEAR_MISS_STREAM])
+                if near.random() < self.config.near_misses:
+                    candidate = near_miss_child(
+                        self.near_misses(), near, self.config.space, avoid, key
+                    )
             if candidate is None:
                 candidate = self.strategy.child(
                     self.population(), rng, self.config.space, avoid, key
