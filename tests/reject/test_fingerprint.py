@@ -46,7 +46,7 @@ def test_degenerate_layers_are_flagged():
 
 
 # Layers with no element-wise nonlinearity on x: BatchNorm's affine part alone, and the bests of
-# the searches before the affine check (docs/results.md).
+# the searches before the affine check (docs/history/2026-12-02-n600/results.md).
 AFFINE = {
     "x + 0": g(("add", 0, 1)),
     "bn_linear": LayerGraph(known_layer("bn_relu").nodes[:-1]),  # BN-ReLU without the ReLU
