@@ -20,6 +20,15 @@ from evonorm.evolve import Search, open_storage
 from evonorm.evolve.ablation import _curve_of, storage_url, study_name
 
 
+def copied_records(journal: Path) -> list:
+    """The records of the one study in ``journal`` (``ARM-sSEED.log``), read from a copy."""
+    arm, seed = journal.stem.rsplit("-s", 1)
+    with tempfile.TemporaryDirectory() as copy:
+        shutil.copy(journal, Path(copy) / journal.name)
+        url = storage_url(Path(copy), arm, int(seed))
+        return Search.open(study_name(arm, int(seed)), open_storage(url)).records()
+
+
 def copied_searches(root: Path) -> Iterator[tuple[str, int, Search]]:
     """``(arm, seed, search)`` for every study under ``root``, each opened from a copy."""
     with tempfile.TemporaryDirectory() as copy:

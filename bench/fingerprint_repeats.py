@@ -7,12 +7,9 @@ repeats the fingerprint missed").
 """
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-from evonorm.evolve import Search, open_storage
-from evonorm.evolve.ablation import storage_url, study_name
+from ablation_progress import copied_records  # bench/ beside this script
 from evonorm.reject import fingerprint
 from evonorm.space import LayerGraph
 
@@ -21,11 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("journal", type=Path, help="a study's JournalFile (ARM-sSEED.log)")
     journal = parser.parse_args().journal
-    arm, seed = journal.stem.rsplit("-s", 1)
-    with tempfile.TemporaryDirectory() as copy:
-        shutil.copy(journal, Path(copy) / journal.name)
-        url = storage_url(Path(copy), arm, int(seed))
-        records = Search.open(study_name(arm, int(seed)), open_storage(url)).records()
+    records = copied_records(journal)
     seen, counts, seconds, total = set(), {"accepted": 0, "rejected": 0}, 0.0, 0.0
     accepted = 0
     for r in sorted(records, key=lambda r: r.number):

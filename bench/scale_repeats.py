@@ -13,32 +13,19 @@ a prototype (not yet the search's). The study is copied before it is read.
 
 import argparse
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-from evonorm.compile import build_layer
-from evonorm.evolve import Search, open_storage
-from evonorm.evolve.ablation import storage_url, study_name
-from evonorm.reject.fingerprint import GROUPS, SHAPE, _inputs
+from ablation_progress import copied_records  # bench/ beside this script
+from evonorm.reject.fingerprint import SHAPE, passes
 from evonorm.space import LayerGraph
 
 
 def scale_free_digest(graph: LayerGraph) -> str:
     """The fingerprint passes' outputs, each channel divided by its norm over all three passes
     and by the sign of its largest entry, rounded to float16 and hashed."""
-    x1, x2, v0, v1 = _inputs()
-    layer = build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
-    with torch.no_grad():
-        if hasattr(layer, "v0"):
-            layer.v0.copy_(v0)
-        if hasattr(layer, "v1"):
-            layer.v1.copy_(v1)
-        outputs = [layer(x1), layer(x2)]
-        layer.eval()
-        outputs.append(layer(x1))
+    outputs, _ = passes(graph)
     y = torch.stack(outputs).transpose(0, 2).reshape(SHAPE[1], -1)  # channel, everything else
     norm = y.norm(dim=1, keepdim=True)
     sign = torch.sign(y.gather(1, y.abs().argmax(dim=1, keepdim=True)))
@@ -50,11 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("journal", type=Path, help="a study's JournalFile (ARM-sSEED.log)")
     journal = parser.parse_args().journal
-    arm, seed = journal.stem.rsplit("-s", 1)
-    with tempfile.TemporaryDirectory() as copy:
-        shutil.copy(journal, Path(copy) / journal.name)
-        url = storage_url(Path(copy), arm, int(seed))
-        records = Search.open(study_name(arm, int(seed)), open_storage(url)).records()
+    records = copied_records(journal)
     first: dict[str, str] = {}  # digest -> formula of its first accepted layer
     repeats, seconds, total, accepted = 0, 0.0, 0.0, 0
     copies: dict[str, int] = {}

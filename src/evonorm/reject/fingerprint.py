@@ -87,8 +87,9 @@ def affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(relative.max())
 
 
-def fingerprint(graph: LayerGraph) -> Fingerprint:
-    """The layer's outputs on fixed inputs (computed in float64), rounded and hashed."""
+def passes(graph: LayerGraph) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+    """The layer's outputs on the fingerprint's three passes (float64), and the inputs
+    of each pass (``x1``, ``x2``, ``x1``)."""
     x1, x2, v0, v1 = _inputs()
     # momentum 1: the eval pass reads the last train pass's statistics, as a trained layer reads
     # converged ones, not a start value two updates old (which told sqmean_batch(v1) from v1²)
@@ -101,11 +102,15 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         outputs = [layer(x1), layer(x2)]
         layer.eval()
         outputs.append(layer(x1))
+    return outputs, (x1, x2, x1)
+
+
+def fingerprint(graph: LayerGraph) -> Fingerprint:
+    """The layer's outputs on fixed inputs (computed in float64), rounded and hashed."""
+    outputs, xs = passes(graph)
     finite = all(bool(torch.isfinite(y).all()) for y in outputs)
     nonlinearity = (
-        max(affine_residual(x, y) for x, y in zip((x1, x2, x1), outputs, strict=True))
-        if finite
-        else math.nan
+        max(affine_residual(x, y) for x, y in zip(xs, outputs, strict=True)) if finite else math.nan
     )
     spread = [float(y.std(dim=(2, 3)).mean()) if finite else math.nan for y in outputs[:2]]
     ratio = spread[1] / spread[0] if spread[0] > 1e-9 else math.nan
