@@ -1,6 +1,7 @@
 """A candidate's memory and time budget (proxy.limits) with real allocations and real timers."""
 
 import resource
+import sys
 import time
 
 import pytest
@@ -42,3 +43,29 @@ def test_other_errors_pass_through_and_out_of_memory_is_recognised():
         Limits(memory_mb=0)
     with pytest.raises(ValueError, match="candidate time must be > 0 s"):
         Limits(seconds=0)
+
+
+class _SlowFinaliser:
+    """Sleeps in ``__del__``, where Python drops any exception (as in torch's weakref callbacks)."""
+
+    def __del__(self):
+        time.sleep(0.3)
+
+
+def test_an_alarm_python_drops_still_stops_the_body_and_still_counts_as_over_budget(monkeypatch):
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: dropped.append(raised.exc_type))
+    reached = []
+    budget = pytest.raises(LimitExceeded, match=r"over its time budget of 0\.1 s")
+    with budget, within(Limits(seconds=0.1)):
+        _SlowFinaliser()  # the first alarm fires in its __del__ and is dropped
+        time.sleep(3)  # the next one stops this
+        reached.append("end of body")
+    assert (dropped, reached) == ([LimitExceeded], [])
+
+    with budget, within(Limits(seconds=0.1)):
+        _SlowFinaliser()  # the only alarm is dropped and the body ends normally
+    assert dropped == [LimitExceeded, LimitExceeded]
+    with within(Limits(seconds=0.1)):
+        pass
+    time.sleep(0.3)  # a closed timer does not fire later

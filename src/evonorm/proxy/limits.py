@@ -13,7 +13,10 @@ worker goes on with the next candidate.
   Out-of-memory errors on a GPU (``torch.OutOfMemoryError``) are turned into the same rejection.
 - **Time**: a ``SIGALRM`` timer that raises in the main thread, so every stage (fingerprint,
   stability, quality and full training) counts, not only the training loops. A single long
-  native operation finishes before the alarm is seen.
+  native operation finishes before the alarm is seen. Python drops an exception raised where
+  it cannot propagate (a weakref callback or ``__del__``: torch's compiler runs such callbacks
+  often), so the timer keeps firing every ``seconds`` until the body ends, and a body that
+  ends normally after an alarm it never saw is still over its budget.
 
 Both bounds are per process: each search worker, pipeline task or CLI command sets its own.
 """
@@ -82,21 +85,34 @@ def _bound_memory(stack: contextlib.ExitStack, memory_mb: int) -> None:
     stack.callback(resource.setrlimit, resource.RLIMIT_DATA, (soft, hard))
 
 
-def _bound_time(stack: contextlib.ExitStack, seconds: float) -> None:
+class _Alarm:
+    """The ``SIGALRM`` handler of one :func:`within`: it raises until the body has ended."""
+
+    def __init__(self, seconds: float) -> None:
+        self.message = f"over its time budget of {seconds:g} s"
+        self.tripped = False  # fired at least once, seen by the body or not
+        self.closed = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.closed:
+            return
+        self.tripped = True
+        raise LimitExceeded(self.message)
+
+    def close(self) -> None:
+        self.closed = True
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _bound_time(stack: contextlib.ExitStack, seconds: float) -> _Alarm:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("a candidate time limit needs the main thread (it uses SIGALRM)")
-
-    def alarm(signum, frame) -> None:
-        raise LimitExceeded(f"over its time budget of {seconds:g} s")
-
+    alarm = _Alarm(seconds)
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-
-    def restore() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-    stack.callback(restore)
+    stack.callback(signal.signal, signal.SIGALRM, previous)
+    stack.callback(alarm.close)
+    signal.setitimer(signal.ITIMER_REAL, seconds, seconds)  # again every `seconds` until closed
+    return alarm
 
 
 @contextlib.contextmanager
@@ -107,12 +123,15 @@ def within(limits: Limits | None) -> Iterator[None]:
     token = _INSIDE.set(True)
     with contextlib.ExitStack() as stack:
         stack.callback(_INSIDE.reset, token)
-        if limits.seconds is not None:
-            _bound_time(stack, limits.seconds)
         if limits.memory_mb is not None:
             _bound_memory(stack, limits.memory_mb)
+        alarm = _bound_time(stack, limits.seconds) if limits.seconds is not None else None
         try:
-            yield
+            try:
+                yield
+            finally:
+                if alarm is not None:
+                    alarm.close()  # first, so that no alarm lands in the clean-up below
         except LimitExceeded:
             raise
         except BaseException as error:
@@ -120,3 +139,5 @@ def within(limits: Limits | None) -> Iterator[None]:
                 raise
             budget = f"its {limits.memory_mb} MiB budget" if limits.memory_mb else "the memory"
             raise LimitExceeded(f"out of memory: it needed more than {budget}") from None
+        if alarm is not None and alarm.tripped:
+            raise LimitExceeded(alarm.message)  # every alarm it saw was dropped by Python
