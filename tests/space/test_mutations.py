@@ -15,6 +15,7 @@ from evonorm.space.mutations import (
     check_mix,
     insert_node,
     mutate_by,
+    normalise_edge,
     put_on_top,
     remove_node,
     rewire_input,
@@ -141,6 +142,45 @@ def test_remove_bypasses_one_node_and_never_empties_a_graph():
     assert remove_node(two, rng) in (None, LayerGraph((Node("std_batch", (0,)),)))
 
 
+@pytest.mark.parametrize("space", ["B", "S"])
+def test_normalise_splices_a_normaliser_of_either_form_on_every_axis_set(space):
+    rng = np.random.default_rng(10)
+    forms, axes = Counter(), Counter()
+    for parent in _parents(space) * 2:
+        child = normalise_edge(parent, rng)
+        if child is None:  # full, with too few dead nodes to give up
+            assert parent.num_nodes + 2 > parent.max_nodes
+            continue
+        new = Counter(child.nodes) - Counter(parent.nodes)
+        stds = [n for n in new if OPS[n.op].statistic == "std"]
+        assert stds and any(n.op == "div" for n in new) and _live(child) > _live(parent)
+        forms["centred" if any(OPS[n.op].statistic == "mean" for n in new) else "scale"] += 1
+        axes.update(OPS[n.op].axes for n in stds)
+    assert set(forms) == {"centred", "scale"}
+    assert set(axes) == {OPS[o].axes for o in SPACES[space] if OPS[o].statistic == "std"}
+
+
+def test_normalise_puts_a_normaliser_inside_an_activation_or_over_the_layer():
+    rng = np.random.default_rng(11)
+    tanh = LayerGraph((Node("tanh", (0,)),))
+    children = {normalise_edge(tanh, rng) for _ in range(300)}
+    inside = LayerGraph((Node("std_batch", (0,)), Node("div", (0, 4)), Node("tanh", (5,))))
+    over = LayerGraph((Node("tanh", (0,)), Node("std_batch", (4,)), Node("div", (4, 5))))
+    centred = LayerGraph(
+        (
+            Node("mean_group", (0,)),
+            Node("neg", (4,)),
+            Node("add", (0, 5)),
+            Node("std_group", (6,)),
+            Node("div", (6, 7)),
+            Node("tanh", (8,)),
+        )
+    )
+    assert {inside, over, centred} <= children
+    assert {c.formula() for c in children} >= {"tanh(x / std_batch(x))"}
+    assert len(children) == 16  # 2 edges x 2 forms x 4 axis sets
+
+
 def test_a_one_node_parent_has_neighbours_beyond_the_papers_redraw():
     rng = np.random.default_rng(6)
     tanh = LayerGraph((Node("tanh", (0,)),))
@@ -165,7 +205,10 @@ def test_mixing_follows_the_probabilities_and_skips_what_cannot_apply():
 @pytest.mark.parametrize(
     ("mix", "message"),
     [
-        ({"swap": 1.0}, "unknown mutations ['swap']; known: redraw, op, rewire, insert, remove"),
+        (
+            {"swap": 1.0},
+            "unknown mutations ['swap']; known: redraw, op, rewire, insert, remove, normalise",
+        ),
         ({"op": 0.5, "rewire": 0.4}, "must sum to 1, got 0.9"),
         ({"op": 1.5, "rewire": -0.5}, "must be >= 0"),
     ],

@@ -15,8 +15,12 @@ draws use the given ``numpy.random.Generator``, so a seed fixes the child.
   node budget first gives up one dead node; one with no dead node left cannot grow.
 - ``remove`` — one live node is bypassed (its consumers read one of its inputs instead) and
   deleted; the output node can be removed when its bypass is the node just before it.
+- ``normalise`` — a normaliser is spliced into one live edge (the output edge included):
+  ``s / std_X(s)``, or centred, ``(s - mean_X(s)) / std_X(s - mean_X(s))``, with ``X`` one of
+  the space's axis sets. None of the others makes a normaliser from a random start in one step
+  (it needs two or five specific nodes), and a norm-act layer needs one (docs/evolution.md).
 
-The last four act on live nodes only, so the child computes another expression tree (a change
+The last five act on live nodes only, so the child computes another expression tree (a change
 to a dead node would only be seen by a later mutation). :func:`mutate_by` draws one mutation by
 the search's mixing probabilities and falls back to the others when it cannot apply.
 """
@@ -107,17 +111,31 @@ def _delete(nodes: list[Node], index: int, bypass: int) -> list[Node]:
     return out
 
 
-def _room(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
-    """``graph`` with room for one more node: itself, or at its node budget without one drawn
-    dead node; None when it is full with no dead node."""
-    if graph.num_nodes < graph.max_nodes:
-        return graph
-    dead = [i for i in range(NUM_INITIAL, graph.num_nodes) if i not in graph.live]
-    if not dead:
-        return None
-    index = dead[int(rng.integers(len(dead)))]
-    nodes = tuple(_delete(list(graph.nodes), index, bypass=0))
-    return LayerGraph(nodes, space=graph.space, max_nodes=graph.max_nodes)
+def _room(graph: LayerGraph, rng: np.random.Generator, nodes: int = 1) -> LayerGraph | None:
+    """``graph`` with room for ``nodes`` more nodes: itself, or at its node budget without
+    drawn dead nodes; None when it has too few dead nodes to give up."""
+    while graph.num_nodes + nodes > graph.max_nodes:
+        dead = [i for i in range(NUM_INITIAL, graph.num_nodes) if i not in graph.live]
+        if not dead:
+            return None
+        index = dead[int(rng.integers(len(dead)))]
+        nodes_left = tuple(_delete(list(graph.nodes), index, bypass=0))
+        graph = LayerGraph(nodes_left, space=graph.space, max_nodes=graph.max_nodes)
+    return graph
+
+
+def _splice(base: LayerGraph, reader: int, slot: int, new: list[Node]) -> list[Node]:
+    """``base``'s nodes with ``new`` (numbered from global index ``reader`` on, its last node
+    the spliced value) put just before node ``reader``, which reads that value in ``slot``."""
+    shift = len(new)
+    shifted = [
+        Node(n.op, tuple(j + shift if j >= reader else j for j in n.inputs)) for n in base.nodes
+    ]
+    position = reader - NUM_INITIAL
+    moved = shifted[position]
+    rewired = list(moved.inputs)
+    rewired[slot] = reader + shift - 1
+    return [*shifted[:position], *new, Node(moved.op, tuple(rewired)), *shifted[position + 1 :]]
 
 
 def insert_node(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
@@ -140,15 +158,7 @@ def insert_node(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | Non
         op = names[int(rng.integers(len(names)))]
         # the new node goes just before its reader: index `reader`, after every input it reads
         inputs = (source,) if OPS[op].arity == 1 else (source, int(rng.integers(reader)))
-        shifted = [
-            Node(n.op, tuple(j + 1 if j >= reader else j for j in n.inputs)) for n in base.nodes
-        ]
-        position = reader - NUM_INITIAL
-        nodes = [*shifted[:position], Node(op, inputs), *shifted[position:]]
-        moved = nodes[position + 1]
-        rewired = list(moved.inputs)
-        rewired[slot] = reader  # the reader now reads the new node on that edge
-        nodes[position + 1] = Node(moved.op, tuple(rewired))
+        nodes = _splice(base, reader, slot, [Node(op, inputs)])
         child = _valid(nodes, graph)
         if child is not None:
             return child
@@ -171,6 +181,44 @@ def put_on_top(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None
     base = _room(graph, rng)
     for _ in range(_TRIES if base is not None else 0):
         child = _on_top(base, graph, rng)
+        if child is not None:
+            return child
+    return None
+
+
+def _normaliser(source: int, at: int, axes: str, centred: bool) -> list[Node]:
+    """The nodes of a normaliser of node ``source``, numbered from ``at``; the last is its value."""
+    if not centred:
+        return [Node(f"std_{axes}", (source,)), Node("div", (source, at))]
+    return [
+        Node(f"mean_{axes}", (source,)),
+        Node("neg", (at,)),
+        Node("add", (source, at + 1)),
+        Node(f"std_{axes}", (at + 2,)),
+        Node("div", (at + 2, at + 3)),
+    ]
+
+
+def normalise_edge(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | None:
+    """Splice ``s / std_X(s)`` or its centred form into one live edge (the output's too)."""
+    axes = sorted({OPS[o].axes for o in SPACES[graph.space] if OPS[o].statistic == "std"})
+    for _ in range(_TRIES):
+        centred = bool(rng.integers(2))
+        base = _room(graph, rng, 5 if centred else 2)
+        if base is None:
+            continue  # no room for the centred form; the next try may draw the short one
+        live = _live_nodes(base)
+        pick = int(rng.integers(len(live) + 1))
+        norm = axes[int(rng.integers(len(axes)))]
+        if pick == len(live):  # the output edge: normalise the whole layer's value
+            top = NUM_INITIAL + len(base.nodes)
+            nodes = [*base.nodes, *_normaliser(base.output, top, norm, centred)]
+        else:
+            reader = live[pick]
+            slot = int(rng.integers(len(base.node(reader).inputs)))
+            source = base.node(reader).inputs[slot]
+            nodes = _splice(base, reader, slot, _normaliser(source, reader, norm, centred))
+        child = _valid(nodes, graph)
         if child is not None:
             return child
     return None
@@ -204,6 +252,7 @@ MUTATIONS: dict[str, Mutation] = {
     "rewire": rewire_input,
     "insert": insert_node,
     "remove": remove_node,
+    "normalise": normalise_edge,
 }
 DEFAULT_MIX: dict[str, float] = {"redraw": 1.0}  # the paper's
 
