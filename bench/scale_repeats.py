@@ -5,32 +5,18 @@ like ``sqrt(x / c)`` with ``c`` a constant of ``v0``, ``v1`` against ``sqrt(x)``
 initial gain, not a different layer; the same-seed re-scores of ablation-D (docs/evolution.md,
 "Search score against re-score") found eight such copies inside their seed spread.
 
-This is the measurement behind a ``distinct`` key up to a per-channel factor; the digest here is
-a prototype (not yet the search's). The study is copied before it is read.
+This is the measurement behind ``distinct`` searches' ``up_to_scale`` key
+(:func:`evonorm.reject.fingerprint.scale_free_digest`). The study is copied before it is read.
 
     .venv/bin/python bench/scale_repeats.py results/ablation/ablation-D/improved-s0.log
 """
 
 import argparse
-import hashlib
 from pathlib import Path
 
-import torch
-
 from ablation_progress import copied_records  # bench/ beside this script
-from evonorm.reject.fingerprint import SHAPE, passes
+from evonorm.reject.fingerprint import scale_free_digest
 from evonorm.space import LayerGraph
-
-
-def scale_free_digest(graph: LayerGraph) -> str:
-    """The fingerprint passes' outputs, each channel divided by its norm over all three passes
-    and by the sign of its largest entry, rounded to float16 and hashed."""
-    outputs, _ = passes(graph)
-    y = torch.stack(outputs).transpose(0, 2).reshape(SHAPE[1], -1)  # channel, everything else
-    norm = y.norm(dim=1, keepdim=True)
-    sign = torch.sign(y.gather(1, y.abs().argmax(dim=1, keepdim=True)))
-    y = torch.where(norm > 1e-12, y / (norm * sign), y)
-    return hashlib.sha256(y.to(torch.float16).numpy().tobytes()).hexdigest()
 
 
 def main() -> None:

@@ -131,6 +131,7 @@ def evonorm_search(
     distinct: bool = False,
     repeats: int = 1,
     near_misses: float = 0.0,
+    up_to_scale: bool = False,
     generations: int = 8,
     children: int = 16,
     candidates_per_task: int = 4,
@@ -161,6 +162,7 @@ def evonorm_search(
             distinct=distinct,
             repeats=repeats,
             near_misses=near_misses,
+            up_to_scale=up_to_scale,
             generations=generations,
             children=children,
             candidates_per_task=candidates_per_task,
@@ -195,6 +197,7 @@ def evonorm_search(
             distinct=distinct,
             repeats=repeats,
             near_misses=near_misses,
+            up_to_scale=up_to_scale,
             tracking_uri=tracking_uri,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)

@@ -21,6 +21,7 @@ def init_study(
     distinct: bool,
     repeats: int,
     near_misses: float,
+    up_to_scale: bool,
     tracking_uri: str,
     pipeline_run: str,
 ) -> str:
@@ -45,5 +46,6 @@ def init_study(
         distinct,
         repeats,
         near_misses,
+        up_to_scale,
         tracking_uri,
     )

@@ -55,6 +55,7 @@ def search_config(
     distinct: bool = False,
     repeats: int = 1,
     near_misses: float = 0.0,
+    up_to_scale: bool = False,
     warmup: int | None = None,
     novel: bool = False,
     seed_graphs: dict[str, dict] | None = None,
@@ -80,6 +81,7 @@ def search_config(
         distinct=bool(distinct),
         repeats=int(repeats) if isinstance(repeats, float) and repeats.is_integer() else repeats,
         near_misses=near_misses,
+        up_to_scale=bool(up_to_scale),
         seed_graphs=seed_graphs or {},
     )
 

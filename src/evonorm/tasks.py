@@ -125,6 +125,7 @@ def init_study(
     distinct: bool = False,
     repeats: int = 1,
     near_misses: float = 0.0,
+    up_to_scale: bool = False,
     tracking_uri: str = "",
 ) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
@@ -145,6 +146,7 @@ def init_study(
         distinct=distinct,
         repeats=repeats,
         near_misses=near_misses,
+        up_to_scale=up_to_scale,
         seed_graphs=_registry_seeds(seed_layers, tracking_uri),
     )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)

@@ -77,6 +77,7 @@ def test_search_runs_resumes_and_is_tracked(tmp_path):
         (["--repeats", "6"], "repeats must be a whole number in [1, 5], got 6"),
         (["--near-misses", "1.5"], "near_misses must be a probability in [0, 1], got 1.5"),
         (["--strategy", "random", "--mutations", "op=1"], "evolution only"),
+        (["--up-to-scale"], "up_to_scale refines distinct: set distinct as well"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(tmp_path, extra, message):

@@ -80,6 +80,7 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
             distinct=True,
             repeats=2,
             near_misses=0.5,
+            up_to_scale=True,
             tracking_uri="",
             pipeline_run="run-1",
         )
@@ -173,6 +174,7 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "distinct": False,
         "repeats": 1,
         "near_misses": 0.0,
+        "up_to_scale": False,
         "tracking_uri": "",
     }
     init_study.python_func(**settings, pipeline_run="run-1")
@@ -213,6 +215,7 @@ def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
         "distinct": False,
         "repeats": 1,
         "near_misses": 0.0,
+        "up_to_scale": False,
         "tracking_uri": "",
     }
     limits = {"memory_mb": 2048, "seconds": 0.0}
@@ -268,6 +271,7 @@ def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
         distinct=False,
         repeats=1,
         near_misses=0.0,
+        up_to_scale=False,
         tracking_uri="",
         pipeline_run="r",
     )
@@ -321,6 +325,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         distinct=False,
         repeats=1,
         near_misses=0.0,
+        up_to_scale=False,
         generations=1,
         children=2,
         candidates_per_task=2,
@@ -342,6 +347,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         "device": ("tpu", "device='tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
         "repeats": (0, "repeats must be a whole number in [1, 5], got 0"),
         "near_misses": (1.5, "near_misses must be a probability in [0, 1], got 1.5"),
+        "up_to_scale": (True, "up_to_scale refines distinct: set distinct as well"),
     }
     for key, (value, message) in bad.items():
         with pytest.raises(ValueError, match=re.escape(message)):

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import re
+import shutil
 import statistics
 
 import pytest
@@ -229,6 +230,25 @@ def test_each_arm_is_the_search_it_names():
         0.25,
         0.25,
     ]
+    scales = [CONFIG.search_config(a, 0).up_to_scale for a in ("random", "evolution", "improved")]
+    assert scales == [False, False, True]
+    assert "normalise" in CONFIG.improved_mutations
+
+
+def test_a_root_written_before_up_to_scale_existed_reads_as_without_it(ran, capsys, tmp_path):
+    root, out = shutil.copytree(ran[0], tmp_path / "r"), tmp_path / "results.md"
+    path = root / "config.json"
+    stored = json.loads(path.read_text())
+    assert stored["improved_up_to_scale"] is True  # written by this code: the default
+    del stored["improved_up_to_scale"]  # as ablation-D's was written
+    path.write_text(json.dumps(stored))
+    args = [*ARGS, "--root", str(root), "-o", str(out)]
+    assert main(["experiment", "ablation", *args]) == 2
+    assert "improved_up_to_scale: stored False, asked True" in capsys.readouterr().err
+    mix = ",".join(f"{k}={v:g}" for k, v in stored["improved_mutations"].items())
+    again = [*args, "--no-improved-up-to-scale", "--improved-mutations", mix]
+    assert main(["experiment", "ablation", *again]) == 0
+    assert "improved_up_to_scale" not in json.loads(path.read_text())  # the root is kept as is
 
 
 def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):

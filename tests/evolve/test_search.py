@@ -1,6 +1,8 @@
 """The population in Optuna: study layout, recording outcomes, census, duplicates, resume checks.
 Real storages (JournalFile and PostgreSQL); outcomes are written directly, without training."""
 
+import dataclasses
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -214,6 +216,39 @@ def test_a_distinct_search_binds_each_function_once_and_counts_the_drawing(tmp_p
     record(plain, accepted(0, 0.5, 0.5, 0.5))
     record(plain, Outcome(1, "duplicate", duplicate_of=0, reason="same function"))
     assert len(plain.population()) == 2  # the paper's population keeps the copy
+
+
+def test_up_to_scale_children_are_no_rescaled_copies_of_an_earlier_candidate(tmp_path):
+    """From one accepted DyT, children of a distinct search include rescaled copies of it
+    (-tanh(v1·x), ...); with up_to_scale none do, and each bound trial keeps its key."""
+    from evonorm.reject.fingerprint import scale_free_digest
+
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    mix = {"insert": 0.5, "op": 0.5}
+    keys = {}
+    for up_to_scale in (False, True):
+        config = SearchConfig(
+            preset="smoke",
+            population=4,
+            warmup=1,
+            mutations=mix,
+            seed_layers=("dyt",),
+            distinct=True,
+            up_to_scale=up_to_scale,
+        )
+        search = Search.open(f"s{up_to_scale}", storage, config)
+        (seed,) = generate(search, 1)
+        record(search, accepted(seed.trial, 0.5, 0.5, 0.5))
+        children = generate(search, 30)
+        keys[up_to_scale] = [scale_free_digest(c.graph) for c in [seed, *children]]
+    assert len(set(keys[False])) < 31  # rescaled copies proposed as new functions
+    assert len(set(keys[True])) == 31
+    kept = [t.user_attrs["function"] for t in search.trials()]
+    assert kept == keys[True] and search.proposed_functions() == frozenset(kept)
+    with pytest.raises(ValueError, match="up_to_scale refines distinct: set distinct as well"):
+        SearchConfig(preset="smoke", up_to_scale=True)
+    with pytest.raises(SearchError, match="up_to_scale: stored True, asked False"):
+        Search.open("sTrue", storage, dataclasses.replace(config, up_to_scale=False))
 
 
 @pytest.mark.parametrize("repeats", [0, 6, True, "2", 1.5])

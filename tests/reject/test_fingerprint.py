@@ -98,3 +98,26 @@ def test_the_affine_residual_is_zero_for_a_fit_and_large_for_a_bend():
     assert affine_residual(x, scale * x + shift) < 1e-12
     assert affine_residual(x, torch.zeros_like(x) + shift) == 0.0  # flat output
     assert affine_residual(x, torch.relu(x)) > 0.1
+
+
+def test_the_scale_free_digest_equates_per_channel_factors_and_nothing_else():
+    from evonorm.reject.fingerprint import scale_free_digest
+
+    sqrt_x = LayerGraph((Node("sqrt", (0,)),))
+    copies = [
+        LayerGraph((Node("sqrt", (0,)), Node("neg", (4,)))),  # -sqrt(x)
+        LayerGraph((Node("add", (0, 0)), Node("sqrt", (4,)))),  # sqrt(x + x)
+        LayerGraph((Node("sqrt", (0,)), Node("mul", (4, 3)))),  # sqrt(x)·v1, v1 per channel
+        LayerGraph((Node("div", (0, 2)), Node("sqrt", (4,)))),  # sqrt(x / v0): v0's sign too
+    ]
+    others = [
+        LayerGraph((Node("tanh", (0,)),)),
+        LayerGraph((Node("sqrt", (0,)), Node("add", (4, 2)))),  # a shift is not a factor
+        LayerGraph((Node("std_batch", (0,)), Node("div", (0, 4)), Node("sqrt", (5,)))),
+        LayerGraph((Node("sqrt", (0,)), Node("std_batch", (4,)), Node("div", (4, 5)))),
+    ]
+    key = scale_free_digest(sqrt_x)
+    assert [scale_free_digest(g) for g in copies] == [key] * len(copies)
+    assert [fingerprint(g).digest for g in copies].count(fingerprint(sqrt_x).digest) == 0
+    keys = {scale_free_digest(g) for g in others}
+    assert key not in keys and len(keys) == len(others)

@@ -16,6 +16,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
     from evonorm.evolve import SearchError
     from evonorm.evolve.ablation import config_from, run_ablation
     from evonorm.proxy.presets import get_preset
+    from evonorm.space.mutations import parse_mix
     from evonorm.tracking.ablation import write_results
 
     try:
@@ -29,6 +30,10 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             warmup=args.warmup,
             improved_warmup=args.improved_warmup,
             improved_near_misses=args.improved_near_misses,
+            improved_mutations=parse_mix(args.improved_mutations)
+            if args.improved_mutations
+            else None,
+            improved_up_to_scale=args.improved_up_to_scale,
             samples=args.samples,
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
@@ -80,6 +85,19 @@ def add(commands) -> None:
         metavar="P",
         help="share of the improved and warm arms' children bred from near misses (an op on "
         "top of a normaliser rejected for having no activation; default: AblationConfig's, 0)",
+    )
+    abl.add_argument(
+        "--improved-mutations",
+        metavar="NAME=P,...",
+        help="the improved and warm arms' mutation mix (default: AblationConfig's, "
+        "insert=0.25,rewire=0.2,normalise=0.25,op=0.1,redraw=0.1,remove=0.1; ablations A-D "
+        "used redraw=0.2,op=0.2,rewire=0.2,insert=0.2,remove=0.2)",
+    )
+    abl.add_argument(
+        "--improved-up-to-scale",
+        action=argparse.BooleanOptionalAction,
+        help="whether the improved and warm arms avoid rescaled copies too (distinct up to a "
+        "per-channel factor; default: AblationConfig's, on; ablations A-D ran without)",
     )
     abl.add_argument(
         "--samples", type=positive, default=6, help="random layers per seed in the Random rows"

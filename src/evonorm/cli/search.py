@@ -44,6 +44,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             distinct=args.distinct,
             repeats=args.repeats,
             near_misses=args.near_misses,
+            up_to_scale=args.up_to_scale,
             seed_graphs=graphs,
         )
         settings = WorkerSettings(
@@ -223,6 +224,12 @@ def add(commands) -> None:
         action="store_true",
         help="children compute a function no earlier candidate computed (fingerprints), and "
         "each function is a population member once",
+    )
+    evolve.add_argument(
+        "--up-to-scale",
+        action="store_true",
+        help="with --distinct: not even a rescaled copy (one factor per channel, its sign "
+        "included, e.g. -sqrt(x) after sqrt(x)) counts as a new function",
     )
     evolve.add_argument(
         "--repeats",

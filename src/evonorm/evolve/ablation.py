@@ -75,7 +75,19 @@ ARM_ROWS = {
     "improved": "Evolution, improved",
     "warm": "Evolution, warm start",
 }
-EQUAL_MIX = {"redraw": 0.2, "op": 0.2, "rewire": 0.2, "insert": 0.2, "remove": 0.2}
+EQUAL_MIX = {"redraw": 0.2, "op": 0.2, "rewire": 0.2, "insert": 0.2, "remove": 0.2}  # A-D
+# since ablation-E: insert and rewire made 3-5x the new bests per CPU-hour of the other three in
+# ablation-D (bench/mutation_yield.py), and normalise makes the normalisers none of them can
+IMPROVED_MIX = {
+    "insert": 0.25,
+    "rewire": 0.2,
+    "normalise": 0.25,
+    "op": 0.1,
+    "redraw": 0.1,
+    "remove": 0.1,
+}
+# what a setting added later meant for an ablation root written before it existed
+BEFORE_ADDED = {"improved_up_to_scale": False}
 WARM_LAYERS = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
 TRAININGS = "trainings.jsonl"
 GROWING = ("budget", "seeds", "arms")  # settings a resumed ablation may raise
@@ -98,13 +110,16 @@ class AblationConfig:
     held_out: tuple[str, ...] = ("resnet_basic", "vgg")
     baselines: tuple[str, ...] = ("bn_relu", "bn_silu", "gn_relu", "evonorm_b0", "evonorm_s0")
     arms: tuple[str, ...] = ("random", "evolution")  # may grow between runs, like the budget
-    improved_mutations: dict[str, float] = field(default_factory=lambda: dict(EQUAL_MIX))
+    improved_mutations: dict[str, float] = field(default_factory=lambda: dict(IMPROVED_MIX))
     improved_repeats: int = 2  # the improved arms train an accepted layer under two seeds
     # accepted random layers before the improved arms mutate: 1 since the presets reject
     # affine layers (3 before; docs/evolution.md, "The warm-up under the affine check")
     improved_warmup: int = 1
     # share of the improved arms' children bred from rejected normalisers (near misses)
     improved_near_misses: float = 0.0
+    # distinct up to a per-channel factor: 56-63 % of ablation-D's training went to rescaled
+    # copies (bench/scale_repeats.py)
+    improved_up_to_scale: bool = True
     rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
 
@@ -133,9 +148,9 @@ class AblationConfig:
 
     def search_config(self, arm: str, seed: int) -> SearchConfig:
         """The search of ``arm``: random search; the paper's evolution; the improved evolution
-        (mutation catalogue, distinct functions, accepted layers trained under
-        ``improved_repeats`` seeds) from the same random start; the same warm-started from
-        ``warm_layers``."""
+        (mutation catalogue, distinct functions, up to scale with ``improved_up_to_scale``,
+        accepted layers trained under ``improved_repeats`` seeds) from the same random start;
+        the same warm-started from ``warm_layers``."""
         improved = arm in ("improved", "warm")  # docs/evolution.md says why each setting
         return SearchConfig(
             preset=self.preset,
@@ -153,6 +168,7 @@ class AblationConfig:
             distinct=improved,
             repeats=self.improved_repeats if improved else 1,
             near_misses=self.improved_near_misses if improved else 0.0,
+            up_to_scale=self.improved_up_to_scale and improved,
             seed_layers=self.warm_layers if arm == "warm" else (),
         )
 
@@ -270,7 +286,7 @@ def _check_config(root: Path, config: AblationConfig) -> None:
                 f"{config.fixed()['preset_revision']} and its scores do not compare: move that "
                 "folder aside (it is history) or use another --root"
             )
-        stored = {**AblationConfig().fixed(), **stored}  # fields added later read as default
+        stored = {**AblationConfig().fixed(), **BEFORE_ADDED, **stored}  # fields added later
         for growing in GROWING:  # the first run's seeds (and arms) may have grown since
             stored.pop(growing, None)
         if stored != config.fixed():

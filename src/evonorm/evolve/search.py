@@ -37,7 +37,7 @@ from evonorm.evolve.selection import (
 )
 from evonorm.evolve.storage import quiet_optuna
 from evonorm.proxy.presets import get_preset
-from evonorm.reject.fingerprint import fingerprint
+from evonorm.reject.fingerprint import fingerprint, scale_free_digest
 from evonorm.reject.protocol import json_safe
 from evonorm.space import KNOWN_LAYERS, SPACES, GraphError, LayerGraph
 from evonorm.space.mutations import DEFAULT_MIX, check_mix
@@ -78,6 +78,7 @@ class SearchConfig:
     mutations: dict[str, float] | None = None  # evolution's mutation mix (None: the paper's)
     seed_layers: tuple[str, ...] = ()  # known layers proposed first (a warm start)
     distinct: bool = False  # children compute a function no earlier candidate computed
+    up_to_scale: bool = False  # distinct: ... not even up to a per-channel factor (sign too)
     repeats: int = 1  # training seeds of an accepted layer; its scores are their mean
     near_misses: float = 0.0  # evolution: share of children bred from rejected normalisers
     seed_graphs: dict[str, dict] = dataclasses.field(default_factory=dict)  # registry URI ->
@@ -120,6 +121,10 @@ class SearchConfig:
         if near and self.strategy != "evolution":
             raise ValueError("near_misses apply to evolution only, not to random search")
         object.__setattr__(self, "near_misses", float(near))
+        if not isinstance(self.up_to_scale, bool):
+            raise ValueError(f"up_to_scale must be true or false, got {self.up_to_scale!r}")
+        if self.up_to_scale and not self.distinct:
+            raise ValueError("up_to_scale refines distinct: set distinct as well")
         if self.mutations is not None:
             if self.strategy != "evolution":
                 raise ValueError("mutations apply to evolution only, not to random search")
@@ -357,15 +362,22 @@ class Search:
         return frozenset(t.user_attrs["hash"] for t in self.trials() if "hash" in t.user_attrs)
 
     def proposed_functions(self) -> frozenset[str]:
-        """Functional fingerprints of every candidate bound so far: the recorded one where the
-        chain computed it, else computed here (pending candidates, structural duplicates)."""
-        prints = set()
+        """The function keys (:meth:`function_key`) of every candidate bound so far: the one
+        kept in the trial (``function`` for ``up_to_scale``, else the chain's recorded
+        fingerprint), else computed here (pending candidates, structural duplicates)."""
+        kept = "function" if self.config.up_to_scale else "fingerprint"
+        keys = set()
         for t in self.trials():
             if "cid" not in t.user_attrs:
                 continue
-            known = t.user_attrs.get("fingerprint")
-            prints.add(known or function_of(Candidate.from_attrs(t.user_attrs).graph))
-        return frozenset(prints)
+            known = t.user_attrs.get(kept)
+            keys.add(known or self.function_key(Candidate.from_attrs(t.user_attrs).graph))
+        return frozenset(keys)
+
+    def function_key(self, graph: LayerGraph) -> str:
+        """What a ``distinct`` search counts as one function: the fingerprint, or with
+        ``up_to_scale`` the fingerprint up to a per-channel factor."""
+        return function_of(graph, up_to_scale=self.config.up_to_scale)
 
     def quality_references(self) -> dict[str, float]:
         return dict(self.study.user_attrs.get(REFERENCES_ATTR, {}))
@@ -414,7 +426,7 @@ class Search:
             rng = np.random.default_rng([self.config.seed, trial.number])
             avoid, key = frozenset(), structure
             if self.config.distinct:
-                avoid, key = self.proposed_functions(), function_of
+                avoid, key = self.proposed_functions(), self.function_key
             elif self.config.novel:
                 avoid = self.proposed()
             if self.config.near_misses:  # its own stream: without a near miss to breed from,
@@ -428,6 +440,8 @@ class Search:
                 candidate = self.strategy.child(
                     self.population(), rng, self.config.space, avoid, key
                 )
+        if self.config.up_to_scale:  # kept, so later proposals need not recompute it
+            trial.set_user_attr("function", self.function_key(candidate.graph))
         if self.config.distinct:  # drawing against fingerprints costs CPU: count it
             trial.set_user_attr("propose_seconds", round(time.process_time() - start, 3))
         attrs = candidate.attrs()
@@ -487,10 +501,11 @@ def _number(t: FrozenTrial) -> int:
     return t.number
 
 
-def function_of(graph) -> str:
-    """The graph's functional fingerprint (the rejection chain's), or its structural hash when
-    the fingerprint cannot be computed (the chain then rejects the layer itself)."""
+def function_of(graph, up_to_scale: bool = False) -> str:
+    """The graph's functional fingerprint (the rejection chain's), or with ``up_to_scale`` its
+    :func:`~evonorm.reject.fingerprint.scale_free_digest`; its structural hash when neither can
+    be computed (the chain then rejects the layer itself)."""
     try:
-        return fingerprint(graph).digest
+        return scale_free_digest(graph) if up_to_scale else fingerprint(graph).digest
     except Exception:  # a bad candidate is the chain's to reject, not the generator's
         return structure(graph)

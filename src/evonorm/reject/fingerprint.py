@@ -17,6 +17,11 @@ statistic in the search space is constant over a sample-channel's positions, so 
 the layers that apply no element-wise nonlinearity to x: normalisers without an activation, such
 as ``x / std_batch(x)`` or BatchNorm's affine part alone (docs/proxy.md, "Linear layers and the
 canvas").
+
+:func:`scale_free_digest` hashes the same outputs up to one factor per channel, its sign
+included: ``sqrt(x)``, ``-sqrt(x)``, ``sqrt(x + x)`` and ``sqrt(x / v1)`` share it. The next
+network layer is linear, so such a factor is a different initial gain, not a different layer;
+``distinct`` searches with ``up_to_scale`` avoid proposing them again (docs/evolution.md).
 """
 
 from __future__ import annotations
@@ -126,3 +131,15 @@ def fingerprint(graph: LayerGraph) -> Fingerprint:
         nonlinearity=nonlinearity,
         spread_ratio=ratio,
     )
+
+
+def scale_free_digest(graph: LayerGraph) -> str:
+    """The fingerprint passes' outputs, each channel divided by its norm over all three passes
+    and by the sign of its largest entry, rounded to float16 and hashed. A factor that moves
+    between passes (a batch statistic) is not removed: ``x / std_batch(x)`` keeps its own."""
+    outputs, _ = passes(graph)
+    y = torch.stack(outputs).transpose(0, 2).reshape(SHAPE[1], -1)  # channel, everything else
+    norm = y.norm(dim=1, keepdim=True)
+    sign = torch.sign(y.gather(1, y.abs().argmax(dim=1, keepdim=True)))
+    y = torch.where(norm > 1e-12, y / (norm * sign), y)
+    return hashlib.sha256(y.to(torch.float16).numpy().tobytes()).hexdigest()

@@ -99,9 +99,10 @@ def _arms_line(config) -> list[str]:
         if config.improved_near_misses
         else ""
     )
+    scale = " (up to a per-channel factor)" if config.improved_up_to_scale else ""
     return [
         f"- Arms: {', '.join(config.arms)}. The improved arm (docs/evolution.md): mutations "
-        f"{mix}, distinct children, accepted layers trained under {config.improved_repeats} "
+        f"{mix}, distinct children{scale}, accepted layers trained under {config.improved_repeats} "
         f"seeds (their mean is the score), mutation from {config.improved_warmup} accepted "
         f"layers on{near}; the warm arm the same, started from {', '.join(config.warm_layers)}.",
         "- CPU-seconds: each candidate's evaluation (and, for distinct arms, proposal) time on a "

@@ -35,7 +35,8 @@ HELP: dict[str, str] = {
     "anchor networks) or average (best mean accuracy).",
     "seed": "Seed of the search's random draws; an integer.",
     "mutations": "Evolution's mutation mix as NAME=P,... with probabilities summing to 1, from "
-    "redraw (the paper's: one node gets a new op and inputs), op, rewire, insert, remove "
+    "redraw (the paper's: one node gets a new op and inputs), op, rewire, insert, remove, "
+    "normalise "
     "(docs/evolution.md). Empty: redraw alone, as in the paper.",
     "seed_layers": "Layers evaluated first, a warm start, as a,b,...: known layers (e.g. "
     "bn_relu,evonorm_b0; see evonorm layer show) or registry URIs (models:/NAME@champion: "
@@ -44,6 +45,10 @@ HELP: dict[str, str] = {
     "distinct": "Draw only children whose function (fingerprint) no earlier candidate of the "
     "study computes, and let each function be a population member once. Off: duplicates are "
     "proposed, recorded free of charge and count as candidates, as in the paper.",
+    "up_to_scale": "With distinct: a child that computes an earlier candidate's function up to "
+    "one factor per channel (its sign included, e.g. -sqrt(x) after sqrt(x)) is not drawn "
+    "either; the next network layer is linear, so such a copy is only another initial gain. "
+    "Off: only exact copies are avoided.",
     "repeats": "Training seeds of an accepted layer, 1 to 5; its scores are their mean, so a "
     "lucky seed does not make a parent. 1: one training, as in the paper.",
     "near_misses": "Evolution: the share of children, in [0, 1], bred by putting an op on top of "
