@@ -231,7 +231,7 @@ def test_each_arm_is_the_search_it_names():
         0.25,
     ]
     scales = [CONFIG.search_config(a, 0).up_to_scale for a in ("random", "evolution", "improved")]
-    assert scales == [False, False, True]
+    assert scales == [False, False, True] and CONFIG.search_config("warm", 0).up_to_scale
     assert "normalise" in CONFIG.improved_mutations
 
 

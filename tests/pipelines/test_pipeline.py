@@ -185,6 +185,8 @@ def test_parameters_are_typed_by_the_pipeline_signature():
         "tournament=0.25",
         "rerank_seeds=[0, 1, 2]",
         "transfer_tasks=gan",
+        "distinct=true",
+        "up_to_scale=False",
     ]
     args = parse_params("evonorm-search", pairs)
     assert args == {
@@ -193,10 +195,13 @@ def test_parameters_are_typed_by_the_pipeline_signature():
         "tournament": 0.25,
         "rerank_seeds": [0, 1, 2],
         "transfer_tasks": ["gan"],
+        "distinct": True,
+        "up_to_scale": False,  # not bool("False")
     }
     for bad, message in [
         ("nope=1", "no such parameter"),
         ("generations=two", "expected int"),
+        ("distinct=yes", "expected bool"),
         ("study", "expected NAME=VALUE"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -69,3 +69,12 @@ def test_an_alarm_python_drops_still_stops_the_body_and_still_counts_as_over_bud
     with within(Limits(seconds=0.1)):
         pass
     time.sleep(0.3)  # a closed timer does not fire later
+
+
+def test_an_alarm_another_error_wrapped_still_counts_as_over_budget():
+    budget = pytest.raises(LimitExceeded, match=r"over its time budget of 0\.1 s")
+    with budget, within(Limits(seconds=0.1)):
+        try:
+            time.sleep(3)
+        except LimitExceeded as error:  # as torch turns a Python error into its own
+            raise RuntimeError("wrapped by a library") from error

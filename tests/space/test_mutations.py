@@ -2,6 +2,7 @@
 mutation gives a valid, different child or says it cannot apply, and reaches every op and
 input slot it can change."""
 
+import hashlib
 from collections import Counter
 
 import numpy as np
@@ -102,6 +103,17 @@ def test_insert_adds_one_live_node_with_every_op(space):
         ops.update(n.op for n in new)
     assert set(SPACES[space]) <= set(ops)
     assert full_without_dead < 0.05 * PARENTS * 3
+
+
+def test_insert_draws_the_children_it_drew_before_normalise_shared_its_splicing():
+    """A study resumed on newer code proposes what it would have: the digest of insert's
+    children over the test parents, computed with the code of commit 1840f31."""
+    rng = np.random.default_rng(12)
+    digest = hashlib.sha256()
+    for parent in _parents("B"):
+        child = insert_node(parent, rng)
+        digest.update((child.to_json() if child else "none").encode())
+    assert digest.hexdigest()[:16] == "914e1e74a6cac20b"
 
 
 def test_insert_can_put_an_op_on_top_of_the_layer():

@@ -89,9 +89,8 @@ def add(commands) -> None:
     abl.add_argument(
         "--improved-mutations",
         metavar="NAME=P,...",
-        help="the improved and warm arms' mutation mix (default: AblationConfig's, "
-        "insert=0.25,rewire=0.2,normalise=0.25,op=0.1,redraw=0.1,remove=0.1; ablations A-D "
-        "used redraw=0.2,op=0.2,rewire=0.2,insert=0.2,remove=0.2)",
+        help="the improved and warm arms' mutation mix (default: AblationConfig's "
+        "IMPROVED_MIX, docs/evolution.md; ablations A-D used its EQUAL_MIX)",
     )
     abl.add_argument(
         "--improved-up-to-scale",

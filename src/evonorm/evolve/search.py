@@ -264,7 +264,7 @@ class Search:
             config = dataclasses.replace(config, seed_graphs=kept.seed_graphs)  # when it began:
             # an alias that moved since does not change this search
         if kept != config:
-            diff = settings_diff(stored, config.to_attrs())
+            diff = settings_diff(kept.to_attrs(), config.to_attrs())
             raise SearchError(
                 f"search {name!r} exists with other settings ({diff}); resume it with the same "
                 "settings or pick another --study name"

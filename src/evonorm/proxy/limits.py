@@ -28,6 +28,7 @@ import contextvars
 import re
 import resource
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,8 +95,8 @@ class _Alarm:
         self.closed = False
 
     def __call__(self, signum, frame) -> None:
-        if self.closed:
-            return
+        if self.closed or isinstance(sys.exception(), LimitExceeded):
+            return  # ended, or an earlier alarm is being handled: let its clean-up run
         self.tripped = True
         raise LimitExceeded(self.message)
 
@@ -135,6 +136,8 @@ def within(limits: Limits | None) -> Iterator[None]:
         except LimitExceeded:
             raise
         except BaseException as error:
+            if alarm is not None and alarm.tripped:  # e.g. torch wrapped the alarm's error
+                raise LimitExceeded(alarm.message) from error
             if not is_out_of_memory(error):
                 raise
             budget = f"its {limits.memory_mb} MiB budget" if limits.memory_mb else "the memory"

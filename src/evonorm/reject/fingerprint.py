@@ -142,4 +142,6 @@ def scale_free_digest(graph: LayerGraph) -> str:
     norm = y.norm(dim=1, keepdim=True)
     sign = torch.sign(y.gather(1, y.abs().argmax(dim=1, keepdim=True)))
     y = torch.where(norm > 1e-12, y / (norm * sign), y)
+    # NaNs are hashed as they come (fingerprint() makes them one NaN): keys kept in running
+    # studies stay valid, and a layer with NaN outputs is rejected before training anyway
     return hashlib.sha256(y.to(torch.float16).numpy().tobytes()).hexdigest()

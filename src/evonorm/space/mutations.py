@@ -40,6 +40,7 @@ __all__ = [
     "MUTATIONS",
     "Mutation",
     "check_mix",
+    "mix_text",
     "mutate_by",
     "parse_mix",
     "put_on_top",
@@ -111,16 +112,16 @@ def _delete(nodes: list[Node], index: int, bypass: int) -> list[Node]:
     return out
 
 
-def _room(graph: LayerGraph, rng: np.random.Generator, nodes: int = 1) -> LayerGraph | None:
-    """``graph`` with room for ``nodes`` more nodes: itself, or at its node budget without
+def _room(graph: LayerGraph, rng: np.random.Generator, extra: int = 1) -> LayerGraph | None:
+    """``graph`` with room for ``extra`` more nodes: itself, or at its node budget without
     drawn dead nodes; None when it has too few dead nodes to give up."""
-    while graph.num_nodes + nodes > graph.max_nodes:
+    while graph.num_nodes + extra > graph.max_nodes:
         dead = [i for i in range(NUM_INITIAL, graph.num_nodes) if i not in graph.live]
         if not dead:
             return None
         index = dead[int(rng.integers(len(dead)))]
-        nodes_left = tuple(_delete(list(graph.nodes), index, bypass=0))
-        graph = LayerGraph(nodes_left, space=graph.space, max_nodes=graph.max_nodes)
+        nodes = tuple(_delete(list(graph.nodes), index, bypass=0))
+        graph = LayerGraph(nodes, space=graph.space, max_nodes=graph.max_nodes)
     return graph
 
 
@@ -211,8 +212,7 @@ def normalise_edge(graph: LayerGraph, rng: np.random.Generator) -> LayerGraph | 
         pick = int(rng.integers(len(live) + 1))
         norm = axes[int(rng.integers(len(axes)))]
         if pick == len(live):  # the output edge: normalise the whole layer's value
-            top = NUM_INITIAL + len(base.nodes)
-            nodes = [*base.nodes, *_normaliser(base.output, top, norm, centred)]
+            nodes = [*base.nodes, *_normaliser(base.output, base.num_nodes, norm, centred)]
         else:
             reader = live[pick]
             slot = int(rng.integers(len(base.node(reader).inputs)))
@@ -268,6 +268,11 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
     if abs(total - 1.0) > 1e-6:
         raise ValueError(f"mutation probabilities must sum to 1, got {total:g} ({dict(mix)})")
     return {k: float(v) for k, v in mix.items() if v > 0}
+
+
+def mix_text(mix: Mapping[str, float]) -> str:
+    """``{"op": 0.5, "rewire": 0.5}`` → ``"op=0.5,rewire=0.5"``, what :func:`parse_mix` reads."""
+    return ",".join(f"{name}={p:g}" for name, p in mix.items())
 
 
 def parse_mix(text: str) -> dict[str, float]:

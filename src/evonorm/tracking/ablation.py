@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from evonorm.evolve.ablation import AblationResult, Curve, display_name, references
 from evonorm.proxy.presets import get_preset
+from evonorm.space.mutations import mix_text
 
 __all__ = ["NOTES_MARKER", "best_so_far_figure", "markdown", "write_results"]
 
@@ -92,7 +93,7 @@ def _average(row, archs) -> float:
 def _arms_line(config) -> list[str]:
     if not {"improved", "warm"} & set(config.arms):
         return []
-    mix = ",".join(f"{k}={v:g}" for k, v in config.improved_mutations.items())
+    mix = mix_text(config.improved_mutations)
     near = (
         f", {config.improved_near_misses:g} of the children bred from near misses (an op on top "
         "of a normaliser rejected for having no activation)"

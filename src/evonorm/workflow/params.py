@@ -81,9 +81,11 @@ def parse_params(name: str, pairs: list[str]) -> dict:
                     value = [item(v) for v in text.split(",") if v]
                 if not isinstance(value, list):
                     raise ValueError
+            elif kind is bool:  # bool("false") is True
+                value = {"true": True, "1": True, "false": False, "0": False}[text.lower()]
             else:
                 value = kind(text)
-        except ValueError:
+        except (ValueError, KeyError):
             raise ValueError(
                 f"--param {key}={text}: expected {kind.__name__} (default {known[key]!r})"
             ) from None
