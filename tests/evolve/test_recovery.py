@@ -162,6 +162,23 @@ def test_journal_trial_of_a_dead_local_process_is_recovered(tmp_path):
     assert alive.trial == 1
 
 
+def test_a_requeued_candidate_keeps_its_up_to_scale_key(tmp_path):
+    from evonorm.evolve import SearchConfig
+    from evonorm.evolve.owner import this_process
+    from evonorm.evolve.steps import generate
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    config = SearchConfig(preset="smoke", distinct=True, up_to_scale=True)
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 's.log'}"), config)
+    (lost,) = generate(search, 1, owner={**this_process(), "pid": dead.pid})
+    assert recover(search.study) == [lost.trial]
+    failed, waiting = search.study.get_trials()
+    assert waiting.state == TrialState.WAITING
+    assert waiting.user_attrs["function"] == failed.user_attrs["function"]
+    assert waiting.user_attrs["function"] == search.function_key(lost.graph)
+
+
 def test_a_candidate_that_keeps_killing_its_worker_ends_as_an_error(tmp_path):
     from evonorm.evolve import SearchConfig
     from evonorm.evolve.recovery import MAX_ATTEMPTS

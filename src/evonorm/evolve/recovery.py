@@ -52,6 +52,8 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
         attrs = Candidate.from_attrs(trial.user_attrs).attrs()
     except KeyError:
         return  # died before its candidate was (wholly) bound: nothing to evaluate
+    if "function" in trial.user_attrs:  # an up-to-scale key, kept so it is not recomputed
+        attrs["function"] = trial.user_attrs["function"]
     attrs["retry_of"] = trial.number
     attrs["attempt"] = int(trial.user_attrs.get("attempt", 1)) + 1
     if attrs["attempt"] <= MAX_ATTEMPTS:
