@@ -78,3 +78,16 @@ def test_an_alarm_another_error_wrapped_still_counts_as_over_budget():
             time.sleep(3)
         except LimitExceeded as error:  # as torch turns a Python error into its own
             raise RuntimeError("wrapped by a library") from error
+
+
+def test_an_alarm_inside_no_grad_s_own_enter_leaves_gradients_on_for_what_follows():
+    """An alarm that lands between ``no_grad().__enter__`` and its ``with`` block (or inside
+    ``__exit__``) skips the restore; the process's next candidate must still get gradients."""
+    assert torch.is_grad_enabled()
+    with pytest.raises(LimitExceeded), within(Limits(seconds=0.05)):
+        torch.no_grad().__enter__()  # the enter ran, the block that would exit it never did
+        time.sleep(3)
+    assert torch.is_grad_enabled()
+    w = torch.ones(2, requires_grad=True)
+    (w * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]

@@ -16,7 +16,9 @@ worker goes on with the next candidate.
   native operation finishes before the alarm is seen. Python drops an exception raised where
   it cannot propagate (a weakref callback or ``__del__``: torch's compiler runs such callbacks
   often), so the timer keeps firing every ``seconds`` until the body ends, and a body that
-  ends normally after an alarm it never saw is still over its budget.
+  ends normally after an alarm it never saw is still over its budget. An alarm can also land
+  inside a context manager's own enter or exit (``torch.no_grad()``'s), so the grad mode of
+  the entry is restored on the way out.
 
 Both bounds are per process: each search worker, pipeline task or CLI command sets its own.
 """
@@ -124,6 +126,10 @@ def within(limits: Limits | None) -> Iterator[None]:
     token = _INSIDE.set(True)
     with contextlib.ExitStack() as stack:
         stack.callback(_INSIDE.reset, token)
+        # an alarm can land inside torch.no_grad()'s own enter or exit, which then never
+        # restores the grad mode: every later candidate of the process would train without
+        # gradients (seen as an infinite gradient norm), so the mode is put back here
+        stack.callback(torch.set_grad_enabled, torch.is_grad_enabled())
         if limits.memory_mb is not None:
             _bound_memory(stack, limits.memory_mb)
         alarm = _bound_time(stack, limits.seconds) if limits.seconds is not None else None
