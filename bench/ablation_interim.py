@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from evonorm.evolve.ablation import AblationConfig, collect, config_from
+from evonorm.evolve.ablation import BEFORE_ADDED, GROWING, AblationConfig, collect, config_from
 from evonorm.tracking.ablation import write_results
 
 _TUPLES = ("held_out", "baselines", "warm_layers")
@@ -24,8 +24,10 @@ _TUPLES = ("held_out", "baselines", "warm_layers")
 
 def stored_config(root: Path, **growing) -> AblationConfig:
     """The config ``root`` was started with, with the budget, seeds and arms given."""
-    stored = json.loads((root / "config.json").read_text())
-    stored.pop("preset_revision", None)
+    # settings added after a root was started read as they ran (as the ablation's own check)
+    stored = {**BEFORE_ADDED, **json.loads((root / "config.json").read_text())}
+    for name in (*GROWING, "preset_revision"):  # the first run's seeds and arms may have grown
+        stored.pop(name, None)
     for name in _TUPLES:
         if name in stored:
             stored[name] = tuple(stored[name])
