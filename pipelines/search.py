@@ -132,6 +132,7 @@ def evonorm_search(
     repeats: int = 1,
     near_misses: float = 0.0,
     up_to_scale: bool = False,
+    keep_seeds: bool = False,
     generations: int = 8,
     children: int = 16,
     candidates_per_task: int = 4,
@@ -163,6 +164,7 @@ def evonorm_search(
             repeats=repeats,
             near_misses=near_misses,
             up_to_scale=up_to_scale,
+            keep_seeds=keep_seeds,
             generations=generations,
             children=children,
             candidates_per_task=candidates_per_task,
@@ -198,6 +200,7 @@ def evonorm_search(
             repeats=repeats,
             near_misses=near_misses,
             up_to_scale=up_to_scale,
+            keep_seeds=keep_seeds,
             tracking_uri=tracking_uri,
             pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).after(data)

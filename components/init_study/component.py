@@ -22,6 +22,7 @@ def init_study(
     repeats: int,
     near_misses: float,
     up_to_scale: bool,
+    keep_seeds: bool,
     tracking_uri: str,
     pipeline_run: str,
 ) -> str:
@@ -48,4 +49,5 @@ def init_study(
         near_misses,
         up_to_scale,
         tracking_uri,
+        keep_seeds,
     )

@@ -56,6 +56,7 @@ def search_config(
     repeats: int = 1,
     near_misses: float = 0.0,
     up_to_scale: bool = False,
+    keep_seeds: bool = False,
     warmup: int | None = None,
     novel: bool = False,
     seed_graphs: dict[str, dict] | None = None,
@@ -82,6 +83,7 @@ def search_config(
         repeats=int(repeats) if isinstance(repeats, float) and repeats.is_integer() else repeats,
         near_misses=near_misses,
         up_to_scale=bool(up_to_scale),
+        keep_seeds=bool(keep_seeds),
         seed_graphs=seed_graphs or {},
     )
 

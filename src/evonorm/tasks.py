@@ -127,6 +127,7 @@ def init_study(
     near_misses: float = 0.0,
     up_to_scale: bool = False,
     tracking_uri: str = "",
+    keep_seeds: bool = False,
 ) -> str:
     """Create the study, or resume it with the same settings (other settings: SearchError);
     recover trials left RUNNING by dead runs; compute the quality references once. Returns the
@@ -147,6 +148,7 @@ def init_study(
         repeats=repeats,
         near_misses=near_misses,
         up_to_scale=up_to_scale,
+        keep_seeds=keep_seeds,
         seed_graphs=_registry_seeds(seed_layers, tracking_uri),
     )
     search = Search.open(study, open_storage(storage, on_stale=requeue), config)

@@ -78,6 +78,7 @@ def test_search_runs_resumes_and_is_tracked(tmp_path):
         (["--near-misses", "1.5"], "near_misses must be a probability in [0, 1], got 1.5"),
         (["--strategy", "random", "--mutations", "op=1"], "evolution only"),
         (["--up-to-scale"], "up_to_scale refines distinct: set distinct as well"),
+        (["--keep-seeds"], "keep_seeds keeps seed layers in the population: name seed layers"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(tmp_path, extra, message):

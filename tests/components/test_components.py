@@ -81,6 +81,7 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
             repeats=2,
             near_misses=0.5,
             up_to_scale=True,
+            keep_seeds=True,
             tracking_uri="",
             pipeline_run="run-1",
         )
@@ -124,7 +125,8 @@ def test_the_steps_through_python_func_on_a_smoke_study(tmp_path):
     for o in accepted:  # repeats=2 reached the train task: two seeds per anchor, their mean
         first, second = (o["metrics"][f"accuracy/resnet/repeat{k}"] for k in (0, 1))
         assert o["scores"]["resnet"] == pytest.approx((first + second) / 2)
-    assert Search.open("s", open_storage(storage)).config.distinct
+    config = Search.open("s", open_storage(storage)).config
+    assert config.distinct and config.keep_seeds
 
     kept = json.loads(
         rerank.python_func(
@@ -175,6 +177,7 @@ def test_a_crashed_runs_trials_are_recovered_by_the_next_run(tmp_path):
         "repeats": 1,
         "near_misses": 0.0,
         "up_to_scale": False,
+        "keep_seeds": False,
         "tracking_uri": "",
     }
     init_study.python_func(**settings, pipeline_run="run-1")
@@ -216,6 +219,7 @@ def test_a_run_killed_mid_generation_is_resumed_by_the_next_run(tmp_path):
         "repeats": 1,
         "near_misses": 0.0,
         "up_to_scale": False,
+        "keep_seeds": False,
         "tracking_uri": "",
     }
     limits = {"memory_mb": 2048, "seconds": 0.0}
@@ -272,6 +276,7 @@ def test_a_search_without_accepted_layers_keeps_and_publishes_nothing(tmp_path):
         repeats=1,
         near_misses=0.0,
         up_to_scale=False,
+        keep_seeds=False,
         tracking_uri="",
         pipeline_run="r",
     )
@@ -326,6 +331,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         repeats=1,
         near_misses=0.0,
         up_to_scale=False,
+        keep_seeds=False,
         generations=1,
         children=2,
         candidates_per_task=2,
@@ -348,6 +354,7 @@ def test_the_first_step_refuses_a_bad_parameter_in_one_line():
         "repeats": (0, "repeats must be a whole number in [1, 5], got 0"),
         "near_misses": (1.5, "near_misses must be a probability in [0, 1], got 1.5"),
         "up_to_scale": (True, "up_to_scale refines distinct: set distinct as well"),
+        "keep_seeds": (True, "keep_seeds keeps seed layers in the population: name seed layers"),
     }
     for key, (value, message) in bad.items():
         with pytest.raises(ValueError, match=re.escape(message)):

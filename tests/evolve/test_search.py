@@ -195,6 +195,40 @@ def test_a_warm_start_proposes_the_seed_layers_first_and_once(tmp_path):
         SearchConfig(preset="smoke", space="S", seed_layers=("bn_relu",))
 
 
+def test_kept_seed_layers_breed_after_newer_layers_fill_the_population(tmp_path):
+    """A warm start with keep_seeds: once two newer layers fill a population of 2, the accepted
+    seed layer is still a parent (without keep_seeds it has aged out); the setting is stored,
+    and a resume without it is refused with the diff."""
+    storage = open_storage(f"journal:{tmp_path / 's.log'}")
+    parents = {}
+    for keep in (False, True):
+        config = SearchConfig(
+            preset="smoke",
+            population=2,
+            tournament=2,
+            warmup=1,
+            seed_layers=("bn_silu",),
+            keep_seeds=keep,
+        )
+        search = Search.open(f"k{keep}", storage, config)
+        (seed,) = generate(search, 1)
+        record(search, accepted(seed.trial, 0.9, 0.9, 0.9))
+        newer = generate(search, 2)
+        for c in newer:
+            record(search, accepted(c.trial, 0.2, 0.2, 0.2))
+        assert [m.seed for m in search.population()] == [False, False, True]
+        parents[keep] = {c.parent for c in generate(search, 10)}
+    assert seed.trial not in parents[False]
+    assert seed.trial in parents[True]
+    assert Search.open("kTrue", storage).config.keep_seeds is True
+    with pytest.raises(SearchError, match="keep_seeds: stored True, asked False"):
+        Search.open("kTrue", storage, dataclasses.replace(config, keep_seeds=False))
+    with pytest.raises(ValueError, match="keep_seeds keeps seed layers in the population"):
+        SearchConfig(preset="smoke", keep_seeds=True)
+    with pytest.raises(ValueError, match="keep_seeds applies to evolution only"):
+        SearchConfig(preset="smoke", strategy="random", seed_layers=("bn_relu",), keep_seeds=True)
+
+
 def test_a_distinct_search_binds_each_function_once_and_counts_the_drawing(tmp_path):
     """x*v1 and v1*x, x + 0 and x: a distinct search proposes one of each function (the rejection
     chain's fingerprint), and duplicates recorded anyway never join its population."""

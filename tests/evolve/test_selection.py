@@ -145,3 +145,22 @@ def test_a_tournament_is_read_the_same_from_the_cli_and_the_run_form():
     assert isinstance(tournament_value("4.0"), int)
     with pytest.raises(ValueError, match="tournament must be a count or a fraction, got 'four'"):
         tournament_value("four")
+
+
+def test_kept_seed_layers_stay_in_the_pool_after_newer_members_fill_it():
+    """Newest first: two fresh members fill a population of 2, so the older seed layer (trial 0)
+    and the older plain member (trial 1) age out; with keep_seeds the seed layer alone stays a
+    parent. A seed layer still among the newest is not counted twice."""
+    seed = Member(0, (0.9, 0.9), known_layer("bn_silu"), seed=True)
+    population = [member(3, 0.1, 0.1), member(2, 0.1, 0.2), member(1, 0.9, 0.9), seed]
+    plain = Evolution(population_size=2, tournament=2)
+    kept = Evolution(population_size=2, tournament=2, keep_seeds=True)
+    assert [m.trial for m in plain.pool(population)] == [3, 2]
+    assert [m.trial for m in kept.pool(population)] == [3, 2, 0]
+    assert [m.trial for m in kept.pool([seed, *population[:2]])] == [0, 3]
+    rng = np.random.default_rng(4)
+    parents = {kept.child(population, rng, "B").parent for _ in range(40)}
+    assert parents == {0, 2}  # trial 1 aged out; 0 wins every tournament it is drawn into
+    assert 0 not in {plain.child(population, rng, "B").parent for _ in range(40)}
+    with pytest.raises(ValueError, match="keep_seeds must be true or false"):
+        Evolution(population_size=2, tournament=2, keep_seeds="yes")

@@ -45,6 +45,7 @@ def cmd_evolve(args: argparse.Namespace) -> None:
             repeats=args.repeats,
             near_misses=args.near_misses,
             up_to_scale=args.up_to_scale,
+            keep_seeds=args.keep_seeds,
             seed_graphs=graphs,
         )
         settings = WorkerSettings(
@@ -218,6 +219,12 @@ def add(commands) -> None:
         help="layers evaluated first, a warm start: known names (e.g. bn_relu,evonorm_b0) or "
         "registry URIs (models:/NAME@champion, read from --tracking-uri); default: none, a "
         "random initial population",
+    )
+    evolve.add_argument(
+        "--keep-seeds",
+        action="store_true",
+        help="with --seed-layers: accepted seed layers never age out of the population, so a "
+        "champion keeps breeding (default: they age out like any member)",
     )
     evolve.add_argument(
         "--distinct",

@@ -77,6 +77,7 @@ class SearchConfig:
     novel: bool = False  # redraw children whose structure the search already evaluated
     mutations: dict[str, float] | None = None  # evolution's mutation mix (None: the paper's)
     seed_layers: tuple[str, ...] = ()  # known layers proposed first (a warm start)
+    keep_seeds: bool = False  # evolution: accepted seed layers never age out of the population
     distinct: bool = False  # children compute a function no earlier candidate computed
     up_to_scale: bool = False  # distinct: ... not even up to a per-channel factor (sign too)
     repeats: int = 1  # training seeds of an accepted layer; its scores are their mean
@@ -123,6 +124,10 @@ class SearchConfig:
         object.__setattr__(self, "near_misses", float(near))
         if not isinstance(self.up_to_scale, bool):
             raise ValueError(f"up_to_scale must be true or false, got {self.up_to_scale!r}")
+        if self.keep_seeds and not self.seed_layers:
+            raise ValueError("keep_seeds keeps seed layers in the population: name seed layers")
+        if self.keep_seeds and self.strategy != "evolution":
+            raise ValueError("keep_seeds applies to evolution only, not to random search")
         if self.up_to_scale and not self.distinct:
             raise ValueError("up_to_scale refines distinct: set distinct as well")
         if self.mutations is not None:
@@ -153,7 +158,12 @@ class SearchConfig:
         if self.strategy == "random":
             return RandomSearch()
         return Evolution(
-            self.population, self.tournament, self.selection, self.warmup, self.mutations
+            self.population,
+            self.tournament,
+            self.selection,
+            self.warmup,
+            self.mutations,
+            self.keep_seeds,
         )
 
     @property
@@ -323,6 +333,7 @@ class Search:
                 tuple(t.values),
                 Candidate.from_attrs(t.user_attrs).graph,
                 int(t.user_attrs.get("generation", 0)),
+                seed=t.user_attrs.get("origin") == "seed",
             )
             for t in done
         ]

@@ -3,6 +3,9 @@ or random search through the same machinery. Pure functions of the population â€
 
 Regularized evolution (Real et al. 2019), as used by the paper with K architecture scores:
 - the *population* is the newest ``population_size`` accepted layers (older ones age out);
+  with ``keep_seeds``, accepted seed layers of a warm start never age out: they stay in the
+  tournament's pool beside the newest ``population_size`` (a champion keeps breeding however
+  fast its neighbours fill the population);
 - until the population holds ``warmup`` members (default: full), children are random graphs;
   when random layers are rarely accepted, a small ``warmup`` lets mutation start early while the
   population keeps growing to its size;
@@ -68,6 +71,7 @@ class Member:
     scores: tuple[float, ...]
     graph: LayerGraph
     generation: int = 0
+    seed: bool = False  # a seed layer of a warm start (exempt from ageing with keep_seeds)
 
     @property
     def average(self) -> float:
@@ -134,6 +138,7 @@ class Evolution:
     selection: str = "pareto"
     warmup: int | None = None  # members needed before mutating (None: population_size)
     mutations: dict[str, float] | None = None  # mutation -> probability (None: the paper's)
+    keep_seeds: bool = False  # accepted seed layers stay in the pool (never age out)
 
     name = "evolution"
 
@@ -163,6 +168,16 @@ class Evolution:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.mutations is not None:
             check_mix(self.mutations)
+        if not isinstance(self.keep_seeds, bool):
+            raise ValueError(f"keep_seeds must be true or false, got {self.keep_seeds!r}")
+
+    def pool(self, population: Sequence[Member]) -> list[Member]:
+        """The members a tournament draws from (``population`` newest first): the newest
+        ``population_size``, and with ``keep_seeds`` every older seed layer after them."""
+        pool = list(population[: self.population_size])
+        if self.keep_seeds:
+            pool += [m for m in population[self.population_size :] if m.seed]
+        return pool
 
     def tournament_size(self, population: int) -> int:
         if isinstance(self.tournament, float):
@@ -186,12 +201,11 @@ class Evolution:
         avoid: AbstractSet[str] = frozenset(),
         key: Key = structure,
     ):
-        """``population`` is newest first; only its first ``population_size`` members count.
-        With ``avoid`` (``key``s already evaluated: structural hashes by default), mutants in it
-        are redrawn, a new
-        tournament held every ``NOVEL_RESELECT`` draws; after ``MAX_MUTATION_DRAWS`` the last
-        mutant stands (the rejection chain then reports it as a duplicate)."""
-        pool = list(population[: self.population_size])
+        """``population`` is newest first; only its :meth:`pool` counts. With ``avoid``
+        (``key``s already evaluated: structural hashes by default), mutants in it are redrawn,
+        a new tournament held every ``NOVEL_RESELECT`` draws; after ``MAX_MUTATION_DRAWS`` the
+        last mutant stands (the rejection chain then reports it as a duplicate)."""
+        pool = self.pool(population)
         if len(pool) < (self.warmup or self.population_size):
             return RandomSearch().child(pool, rng, space, avoid, key)
         winner = self.select(pool, rng)

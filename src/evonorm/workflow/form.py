@@ -54,6 +54,9 @@ HELP: dict[str, str] = {
     "near_misses": "Evolution: the share of children, in [0, 1], bred by putting an op on top of "
     "a normaliser the rejection chain refused for having no activation (e.g. x / std_batch(x)), "
     "so that it becomes a norm-act layer (docs/evolution.md). 0: never, as in the paper.",
+    "keep_seeds": "Evolution with seed_layers: accepted seed layers never age out of the "
+    "population and stay in every tournament's pool, so a champion keeps breeding after newer "
+    "layers fill the population (docs/evolution.md). Off: they age out like any member.",
     "generations": "Generations this run adds, one after the other; an integer >= 1.",
     "children": "Candidates per generation, evaluated in parallel; an integer >= 1.",
     "candidates_per_task": "Candidates one reject task and one train task evaluate one after "
