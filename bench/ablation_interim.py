@@ -11,23 +11,23 @@ yet stay short. Nothing under the root is touched, so it is safe beside a live a
 """
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
-from evonorm.evolve.ablation import BEFORE_ADDED, GROWING, AblationConfig, collect, config_from
+from evonorm.evolve.ablation import AblationConfig, collect, config_from, stored_settings
 from evonorm.tracking.ablation import write_results
 
 _TUPLES = ("held_out", "baselines", "warm_layers")
 
 
 def stored_config(root: Path, **growing) -> AblationConfig:
-    """The config ``root`` was started with, with the budget, seeds and arms given."""
-    # settings added after a root was started read as they ran (as the ablation's own check)
-    stored = {**BEFORE_ADDED, **json.loads((root / "config.json").read_text())}
-    for name in (*GROWING, "preset_revision"):  # the first run's seeds and arms may have grown
-        stored.pop(name, None)
+    """The config ``root`` was started with (read as the ablation's own resume check reads
+    it), with the budget, seeds and arms given."""
+    stored = stored_settings(root)
+    if stored is None:
+        raise ValueError(f"{root} holds no ablation (no config.json): name an ablation's root")
+    stored.pop("preset_revision", None)
     for name in _TUPLES:
         if name in stored:
             stored[name] = tuple(stored[name])
@@ -42,7 +42,10 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    config = stored_config(args.root, budget=args.budget, seeds=args.seeds, arms=args.arms)
+    try:
+        config = stored_config(args.root, budget=args.budget, seeds=args.seeds, arms=args.arms)
+    except ValueError as error:
+        parser.error(str(error))
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / args.root.name
         shutil.copytree(args.root, copy)

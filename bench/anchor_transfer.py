@@ -12,9 +12,11 @@ layers, the Spearman correlation of
   anchor) with the held-out mean.
 
 No training runs; it reads ``trainings.jsonl`` only (a running ablation appends to it, which is
-safe to read).
+safe to read). Several roots of one preset revision pool their trainings (a layer trained in
+two roots is one layer, its accuracies averaged over both): more layers, a firmer ranking.
 
     .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-B
+    .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-{C,D,E,E-warm}
 """
 
 import argparse
@@ -29,11 +31,12 @@ from evonorm.evolve.ablation import TRAININGS, AblationConfig
 from evonorm.proxy.presets import get_preset
 
 
-def per_layer(root: Path) -> dict[str, tuple[str, dict[str, float]]]:
-    """``hash -> (formula, {network: mean accuracy})`` over all trainings under ``root``."""
+def per_layer(roots: list[Path]) -> dict[str, tuple[str, dict[str, float]]]:
+    """``hash -> (formula, {network: mean accuracy})`` over all trainings under ``roots``."""
     runs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     formulas = {}
-    for line in (root / TRAININGS).read_text().splitlines():
+    lines = [line for root in roots for line in (root / TRAININGS).read_text().splitlines()]
+    for line in lines:
         if line.strip():
             row = json.loads(line)
             runs[row["hash"]][row["arch"]].append(row["result"]["accuracy"])
@@ -51,16 +54,22 @@ def _rho(xs: list[float], ys: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="an ablation's folder (holds trainings.jsonl)")
+    parser.add_argument(
+        "roots", type=Path, nargs="+", help="ablation folders of one preset revision"
+    )
     parser.add_argument("--floor", type=float, default=0.7, help="anchor mean a layer must reach")
     args = parser.parse_args()
-    config = json.loads((args.root / "config.json").read_text())
+    configs = [json.loads((root / "config.json").read_text()) for root in args.roots]
+    revisions = {c.get("preset_revision") for c in configs}
+    if len(revisions) > 1:
+        parser.error(f"the roots were scored under different preset revisions: {revisions}")
+    config = configs[0]
     anchors = get_preset(config.get("preset", "ablation")).anchor_names
     held_out = tuple(config.get("held_out", AblationConfig().held_out))
     networks = anchors + held_out
     layers = {
         h: (formula, acc)
-        for h, (formula, acc) in per_layer(args.root).items()
+        for h, (formula, acc) in per_layer(args.roots).items()
         if all(n in acc for n in networks)
     }
 

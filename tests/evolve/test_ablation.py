@@ -153,6 +153,13 @@ def test_a_root_keeps_its_improved_warmup(ran, capsys):
     assert "improved_warmup: stored 1, asked 3" in capsys.readouterr().err
 
 
+def test_a_root_keeps_whether_its_warm_arm_keeps_its_seeds(ran, capsys):
+    root, out = ran
+    args = [*ARGS, "--warm-keep-seeds", "--root", str(root), "-o", str(out)]
+    assert main(["experiment", "ablation", *args]) == 2
+    assert "warm_keep_seeds: stored False, asked True" in capsys.readouterr().err
+
+
 def test_a_root_keeps_its_near_miss_share_and_refuses_a_bad_one(ran, capsys):
     root, out = ran
     args = [*ARGS, "--improved-near-misses", "0.25", "--root", str(root), "-o", str(out)]
@@ -203,7 +210,7 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
 def test_the_seed_std_is_the_spread_of_the_per_seed_means_over_networks():
     point = Point(0, "bn_relu", "reference", KNOWN_LAYERS["bn_relu"], 0, float("nan"))
     r = Rescored(point, {"a": [0.70, 0.80, 0.90], "b": [0.72, 0.78, 0.90], "c": [0.5]})
-    assert r.seed_std(["a", "b"]) == pytest.approx(statistics.pstdev([0.71, 0.79, 0.90]))
+    assert r.seed_std(["a", "b"]) == pytest.approx(statistics.stdev([0.71, 0.79, 0.90]))
     assert math.isnan(r.seed_std(["a", "c"]))  # one seed on c: no spread to speak of
     assert r.mean(["a", "b"]) == pytest.approx(statistics.fmean([0.7, 0.8, 0.9, 0.72, 0.78, 0.9]))
 
@@ -233,6 +240,13 @@ def test_each_arm_is_the_search_it_names():
     scales = [CONFIG.search_config(a, 0).up_to_scale for a in ("random", "evolution", "improved")]
     assert scales == [False, False, True] and CONFIG.search_config("warm", 0).up_to_scale
     assert "normalise" in CONFIG.improved_mutations
+    kept = dataclasses.replace(CONFIG, warm_keep_seeds=True)
+    assert [kept.search_config(a, 0).keep_seeds for a in ("evolution", "improved", "warm")] == [
+        False,
+        False,
+        True,
+    ]
+    assert not CONFIG.search_config("warm", 0).keep_seeds
 
 
 def test_a_root_written_before_up_to_scale_existed_reads_as_without_it(ran, capsys, tmp_path):

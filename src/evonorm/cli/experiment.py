@@ -34,6 +34,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             if args.improved_mutations
             else None,
             improved_up_to_scale=args.improved_up_to_scale,
+            warm_keep_seeds=args.warm_keep_seeds,
             samples=args.samples,
             held_out=tuple(args.held_out) if args.held_out else None,
             novel=args.novel,
@@ -97,6 +98,12 @@ def add(commands) -> None:
         action=argparse.BooleanOptionalAction,
         help="whether the improved and warm arms avoid rescaled copies too (distinct up to a "
         "per-channel factor; default: AblationConfig's, on; ablations A-D ran without)",
+    )
+    abl.add_argument(
+        "--warm-keep-seeds",
+        action=argparse.BooleanOptionalAction,
+        help="whether the warm arm's seed layers stay in its population for good instead of "
+        "ageing out (default: AblationConfig's, off; ablation-E-warm ran without)",
     )
     abl.add_argument(
         "--samples", type=positive, default=6, help="random layers per seed in the Random rows"

@@ -87,7 +87,7 @@ IMPROVED_MIX = {
     "remove": 0.1,
 }
 # what a setting added later meant for an ablation root written before it existed
-BEFORE_ADDED = {"improved_up_to_scale": False}
+BEFORE_ADDED = {"improved_up_to_scale": False, "warm_keep_seeds": False}
 WARM_LAYERS = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
 TRAININGS = "trainings.jsonl"
 GROWING = ("budget", "seeds", "arms")  # settings a resumed ablation may raise
@@ -122,6 +122,9 @@ class AblationConfig:
     improved_up_to_scale: bool = True
     rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
+    # the warm arm's seed layers never age out (ablation-E-warm: they aged out after 8 newer
+    # acceptances, and 52 of 58 accepted layers descended from the weakest seed)
+    warm_keep_seeds: bool = False
 
     def __post_init__(self) -> None:
         preset = get_preset(self.preset)
@@ -150,7 +153,8 @@ class AblationConfig:
         """The search of ``arm``: random search; the paper's evolution; the improved evolution
         (mutation catalogue, distinct functions, up to scale with ``improved_up_to_scale``,
         accepted layers trained under ``improved_repeats`` seeds) from the same random start;
-        the same warm-started from ``warm_layers``."""
+        the same warm-started from ``warm_layers`` (kept in the population with
+        ``warm_keep_seeds``)."""
         improved = arm in ("improved", "warm")  # docs/evolution.md says why each setting
         return SearchConfig(
             preset=self.preset,
@@ -170,6 +174,7 @@ class AblationConfig:
             near_misses=self.improved_near_misses if improved else 0.0,
             up_to_scale=self.improved_up_to_scale and improved,
             seed_layers=self.warm_layers if arm == "warm" else (),
+            keep_seeds=self.warm_keep_seeds and arm == "warm",
         )
 
     def fixed(self) -> dict:
@@ -199,8 +204,9 @@ class Row:
         return statistics.fmean(self.cells[arch]) if self.cells[arch] else float("nan")
 
     def std(self, arch: str) -> float:
+        """The sample std over seeds or samples (the champion gate's definition)."""
         values = self.cells[arch]
-        return statistics.pstdev(values) if len(values) > 1 else 0.0
+        return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 @dataclass(frozen=True)
@@ -275,10 +281,24 @@ def study_name(arm: str, seed: int) -> str:
     return f"{arm}-s{seed}"
 
 
-def _check_config(root: Path, config: AblationConfig) -> None:
+def stored_settings(root: Path) -> dict | None:
+    """The fixed settings (:meth:`AblationConfig.fixed`) ``root``'s ablation was started
+    with, as they ran: a setting added since reads as ``BEFORE_ADDED`` says, else as its
+    default; ``preset_revision`` only as recorded. None for a root not started yet."""
     path = root / CONFIG
-    if path.exists():
-        stored = json.loads(path.read_text())
+    if not path.exists():
+        return None
+    defaults = AblationConfig().fixed()
+    defaults.pop("preset_revision")
+    stored = {**defaults, **BEFORE_ADDED, **json.loads(path.read_text())}
+    for growing in GROWING:  # the first run's seeds (and arms) may have grown since
+        stored.pop(growing, None)
+    return stored
+
+
+def _check_config(root: Path, config: AblationConfig) -> None:
+    stored = stored_settings(root)
+    if stored is not None:
         if stored.get("preset_revision") != config.fixed()["preset_revision"]:
             raise SearchError(
                 f"ablation in {root} was run under preset {config.preset!r} revision "
@@ -286,9 +306,6 @@ def _check_config(root: Path, config: AblationConfig) -> None:
                 f"{config.fixed()['preset_revision']} and its scores do not compare: move that "
                 "folder aside (it is history) or use another --root"
             )
-        stored = {**AblationConfig().fixed(), **BEFORE_ADDED, **stored}  # fields added later
-        for growing in GROWING:  # the first run's seeds (and arms) may have grown since
-            stored.pop(growing, None)
         if stored != config.fixed():
             diff = settings_diff(stored, config.fixed())
             raise SearchError(
@@ -297,7 +314,7 @@ def _check_config(root: Path, config: AblationConfig) -> None:
             )
         return
     root.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config.fixed(), indent=1) + "\n")
+    (root / CONFIG).write_text(json.dumps(config.fixed(), indent=1) + "\n")
 
 
 def _key(row: dict) -> tuple[str, str, int, int]:
@@ -508,15 +525,13 @@ class Rescored:
         return statistics.fmean(values) if values else float("nan")
 
     def seed_std(self, archs: Iterable[str]) -> float:
-        """Spread over the re-scoring seeds of the mean over ``archs`` (NaN below two seeds
-        trained on every arch)."""
+        """Spread over the re-scoring seeds of the mean over ``archs``: the sample std, as the
+        champion gate takes BN-ReLU's (NaN below two seeds trained on every arch)."""
         archs = list(archs)
         n = min((len(self.cells.get(a, [])) for a in archs), default=0)
         if n < 2:
             return float("nan")
-        return statistics.pstdev(
-            statistics.fmean(self.cells[a][i] for a in archs) for i in range(n)
-        )
+        return statistics.stdev(statistics.fmean(self.cells[a][i] for a in archs) for i in range(n))
 
 
 def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:

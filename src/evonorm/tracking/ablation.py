@@ -101,11 +101,13 @@ def _arms_line(config) -> list[str]:
         else ""
     )
     scale = " (up to a per-channel factor)" if config.improved_up_to_scale else ""
+    keep = ", which never age out of its population" if config.warm_keep_seeds else ""
     return [
         f"- Arms: {', '.join(config.arms)}. The improved arm (docs/evolution.md): mutations "
         f"{mix}, distinct children{scale}, accepted layers trained under {config.improved_repeats} "
         f"seeds (their mean is the score), mutation from {config.improved_warmup} accepted "
-        f"layers on{near}; the warm arm the same, started from {', '.join(config.warm_layers)}.",
+        f"layers on{near}; the warm arm the same, started from {', '.join(config.warm_layers)}"
+        f"{keep}.",
         "- CPU-seconds: each candidate's evaluation (and, for distinct arms, proposal) time on a "
         "one-thread worker, summed; two workers shared the two cores.",
     ]
