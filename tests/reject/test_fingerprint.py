@@ -2,7 +2,7 @@ import torch
 
 from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
 from evonorm.reject import fingerprint
-from evonorm.reject.fingerprint import affine_residual
+from evonorm.reject.fingerprint import affine_residual, frozen_parameters
 from evonorm.space import Node
 
 
@@ -37,6 +37,28 @@ def test_known_layers_have_distinct_finite_fingerprints():
 
 def test_v_parameters_matter():
     assert fingerprint(g(("mul", 3, 0))).digest != fingerprint(g(("mul", 2, 0))).digest
+
+
+def test_a_parameter_that_never_moves_keeps_its_initial_value():
+    """v0 starts at zero; behind log(v0 / s) or log(v0 * s) with s = std_instance(v0) = 0, or in
+    a max that std_batch(x) always wins, it gets no gradient and stays zero, so these layers
+    train identically (ablation-E-warm's candidates 402 and 405; four spellings of
+    x / std_batch(x) in its kept-seeds arm) and must share a fingerprint. A v0 that does get a
+    gradient (tanh(x + v0)) still counts."""
+    over = g(("tanh", 0), ("std_instance", 2), ("div", 2, 5), ("log", 6), ("mul", 4, 7))
+    times = g(("tanh", 0), ("std_instance", 2), ("mul", 2, 5), ("log", 6), ("mul", 4, 7))
+    assert frozen_parameters(over) == frozen_parameters(times) == {"v0"}
+    assert fingerprint(over).digest == fingerprint(times).digest
+    losing = g(
+        ("std_batch", 0), ("mul", 2, 0), ("log", 2), ("add", 5, 6), ("max", 4, 7), ("div", 0, 8)
+    )
+    plain = g(("std_batch", 0), ("div", 0, 4))
+    assert fingerprint(losing).digest == fingerprint(plain).digest
+    assert fingerprint(losing).normaliser  # it trains as x / std_batch(x): no activation
+    moving = g(("add", 0, 2), ("tanh", 4))
+    assert frozen_parameters(moving) == set()
+    assert fingerprint(moving).digest != fingerprint(g(("tanh", 0))).digest
+    assert all(not frozen_parameters(graph) for graph in KNOWN_LAYERS.values())
 
 
 def test_degenerate_layers_are_flagged():

@@ -3,8 +3,10 @@
 A layer's fingerprint hashes its outputs on fixed-seed inputs: two train-mode passes (a standard
 normal batch, then a scaled and shifted one, which also moves any running statistics) and one
 eval-mode pass, with ``v0``/``v1`` set to fixed random values so that layers using them
-differently differ. Running estimates move with momentum 1, so the eval pass uses the second
-pass's batch statistics: a batch statistic of something constant over the batch (``v0``, the
+differently differ, except a parameter that gets no gradient at its initial value (``v0 = 0``,
+``v1 = 1``): training never moves it, so it keeps that value in the passes too
+(:func:`frozen_parameters`). Running estimates move with momentum 1, so the eval pass uses the
+second pass's batch statistics: a batch statistic of something constant over the batch (``v0``, the
 zero tensor) then equals that constant in eval mode too, as it does once training has
 converged the estimate. Outputs are rounded to float16 (about three significant digits) before
 hashing, so rounding noise between equivalent computations (``x*v1`` vs ``v1*x``, reassociated
@@ -92,17 +94,53 @@ def affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(relative.max())
 
 
+def _layer(graph: LayerGraph) -> torch.nn.Module:
+    # momentum 1: the eval pass reads the last train pass's statistics, as a trained layer reads
+    # converged ones, not a start value two updates old (which told sqmean_batch(v1) from v1²)
+    return build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
+
+
+def frozen_parameters(graph: LayerGraph) -> frozenset[str]:
+    """Which of ``v0`` and ``v1`` get exactly no gradient at their initial values on the two
+    train passes (the gradient of a random projection of the outputs). Such a parameter never
+    moves in training (norm-layer vectors get no weight decay): ``v0`` behind a protected
+    ``log`` of zero, inside a ``max`` whose other input wins, or in a statistic of a constant.
+    Layers that differ only there train identically (``bench/score_repeats.py``). A heuristic:
+    a gradient that would appear only once the other parameter has moved goes unseen, and then
+    two layers share a fingerprint that training would tell apart (a missed candidate, where a
+    miss of the other kind costs a training)."""
+    layer = _layer(graph)
+    names = [n for n in ("v0", "v1") if hasattr(layer, n)]
+    if not names:
+        return frozenset()
+    x1, x2, _, _ = _inputs()
+    g = torch.Generator().manual_seed(20201206)
+    with torch.enable_grad():
+        outputs = [layer(x1), layer(x2)]
+        projection = sum(
+            (torch.randn(y.shape, generator=g, dtype=y.dtype) * y).sum() for y in outputs
+        )
+        if not projection.requires_grad:  # the outputs do not depend on v0 or v1 at all
+            return frozenset(names)
+        grads = torch.autograd.grad(
+            projection, [getattr(layer, n) for n in names], allow_unused=True
+        )
+    # NaN != 0, so a parameter with a NaN gradient is not frozen
+    return frozenset(
+        n for n, d in zip(names, grads, strict=True) if d is None or not (d != 0).any()
+    )
+
+
 def passes(graph: LayerGraph) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
     """The layer's outputs on the fingerprint's three passes (float64), and the inputs
     of each pass (``x1``, ``x2``, ``x1``)."""
     x1, x2, v0, v1 = _inputs()
-    # momentum 1: the eval pass reads the last train pass's statistics, as a trained layer reads
-    # converged ones, not a start value two updates old (which told sqmean_batch(v1) from v1²)
-    layer = build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
+    frozen = frozen_parameters(graph)
+    layer = _layer(graph)
     with torch.no_grad():
-        if hasattr(layer, "v0"):
+        if hasattr(layer, "v0") and "v0" not in frozen:
             layer.v0.copy_(v0)
-        if hasattr(layer, "v1"):
+        if hasattr(layer, "v1") and "v1" not in frozen:
             layer.v1.copy_(v1)
         outputs = [layer(x1), layer(x2)]
         layer.eval()
