@@ -13,7 +13,9 @@ layers, the Spearman correlation of
 
 No training runs; it reads ``trainings.jsonl`` only (a running ablation appends to it, which is
 safe to read). Several roots of one preset revision pool their trainings (a layer trained in
-two roots is one layer, its accuracies averaged over both): more layers, a firmer ranking.
+two roots is one layer, its accuracies averaged over both; a training a root copied from
+another, same layer, network, seed and training seed, counts once): more layers, a firmer
+ranking.
 
     .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-B
     .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-{C,D,E,E-warm}
@@ -36,9 +38,14 @@ def per_layer(roots: list[Path]) -> dict[str, tuple[str, dict[str, float]]]:
     runs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     formulas = {}
     lines = [line for root in roots for line in (root / TRAININGS).read_text().splitlines()]
+    seen = set()
     for line in lines:
         if line.strip():
             row = json.loads(line)
+            key = (row["hash"], row["arch"], row["seed"], row.get("train_seed", row["seed"]))
+            if key in seen:
+                continue
+            seen.add(key)
             runs[row["hash"]][row["arch"]].append(row["result"]["accuracy"])
             formulas[row["hash"]] = row["formula"]
     return {

@@ -1,10 +1,10 @@
-"""Accepted layers that trained exactly like an earlier accepted layer: every anchor score equal
-(to 6 decimals, over all training seeds), so almost surely one function in training, yet the
-fingerprint (which draws v0 and v1 at random) took them for two. The usual cause is a parameter
-that starts at its initial value and never moves: v0 starts at zero, and behind `log`, `abs` or
-a statistic of a constant it gets no gradient, so `v0 / s` and `v0 * s` are both zero all
-along. Prints the count and the evaluation seconds they cost, per study; the studies are read
-from copies.
+"""Accepted layers that trained exactly like an earlier accepted layer: every anchor score (the
+mean over its training seeds) equal to 6 decimals, so almost surely one function in training,
+yet the fingerprint (which drew v0 and v1 at random) took them for two. The usual cause is a
+parameter that starts at its initial value and never moves: v0 starts at zero, and behind
+`log`, `abs` or a statistic of a constant it gets no gradient, so `v0 / s` and `v0 * s` are
+both zero all along. Prints the count and the evaluation seconds they cost, per study; the
+studies are read from copies.
 
     .venv/bin/python bench/score_repeats.py results/ablation/ablation-E-warm/warm-s0.log \
         results/ablation/ablation-E/improved-s0.log

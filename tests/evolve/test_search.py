@@ -217,14 +217,16 @@ def test_kept_seed_layers_breed_after_newer_layers_fill_the_population(tmp_path)
         for c in newer:
             record(search, accepted(c.trial, 0.2, 0.2, 0.2))
         assert [m.seed for m in search.population()] == [False, False, True]
-        parents[keep] = {c.parent for c in generate(search, 10)}
-    assert seed.trial not in parents[False]
-    assert seed.trial in parents[True]
+        parents[keep] = (seed.trial, {c.parent for c in generate(search, 10)})
+    assert parents[False][0] not in parents[False][1]
+    assert parents[True][0] in parents[True][1]
     assert Search.open("kTrue", storage).config.keep_seeds is True
     with pytest.raises(SearchError, match="keep_seeds: stored True, asked False"):
         Search.open("kTrue", storage, dataclasses.replace(config, keep_seeds=False))
     with pytest.raises(ValueError, match="keep_seeds keeps seed layers in the population"):
         SearchConfig(preset="smoke", keep_seeds=True)
+    with pytest.raises(ValueError, match="keep_seeds must be true or false"):
+        SearchConfig(preset="smoke", seed_layers=("bn_relu",), keep_seeds="yes")
     with pytest.raises(ValueError, match="keep_seeds applies to evolution only"):
         SearchConfig(preset="smoke", strategy="random", seed_layers=("bn_relu",), keep_seeds=True)
 

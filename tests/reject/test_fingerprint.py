@@ -59,6 +59,8 @@ def test_a_parameter_that_never_moves_keeps_its_initial_value():
     assert frozen_parameters(moving) == set()
     assert fingerprint(moving).digest != fingerprint(g(("tanh", 0))).digest
     assert all(not frozen_parameters(graph) for graph in KNOWN_LAYERS.values())
+    # v1's gradient in tanh(x + v1*v0) is v0, zero at the start, but v0 moves and then so does v1
+    assert frozen_parameters(g(("mul", 3, 2), ("add", 0, 4), ("tanh", 5))) == set()
 
 
 def test_degenerate_layers_are_flagged():

@@ -124,6 +124,8 @@ class SearchConfig:
         object.__setattr__(self, "near_misses", float(near))
         if not isinstance(self.up_to_scale, bool):
             raise ValueError(f"up_to_scale must be true or false, got {self.up_to_scale!r}")
+        if not isinstance(self.keep_seeds, bool):
+            raise ValueError(f"keep_seeds must be true or false, got {self.keep_seeds!r}")
         if self.keep_seeds and not self.seed_layers:
             raise ValueError("keep_seeds keeps seed layers in the population: name seed layers")
         if self.keep_seeds and self.strategy != "evolution":

@@ -100,19 +100,13 @@ def _layer(graph: LayerGraph) -> torch.nn.Module:
     return build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
 
 
-def frozen_parameters(graph: LayerGraph) -> frozenset[str]:
-    """Which of ``v0`` and ``v1`` get exactly no gradient at their initial values on the two
-    train passes (the gradient of a random projection of the outputs). Such a parameter never
-    moves in training (norm-layer vectors get no weight decay): ``v0`` behind a protected
-    ``log`` of zero, inside a ``max`` whose other input wins, or in a statistic of a constant.
-    Layers that differ only there train identically (``bench/score_repeats.py``). A heuristic:
-    a gradient that would appear only once the other parameter has moved goes unseen, and then
-    two layers share a fingerprint that training would tell apart (a missed candidate, where a
-    miss of the other kind costs a training)."""
+def _unmoved(graph: LayerGraph, names: list[str], values: dict[str, torch.Tensor]) -> set[str]:
+    """Which of ``names`` get exactly no gradient (of a random projection of the two train
+    passes' outputs) with the parameters in ``values`` set to them and the rest initial."""
     layer = _layer(graph)
-    names = [n for n in ("v0", "v1") if hasattr(layer, n)]
-    if not names:
-        return frozenset()
+    with torch.no_grad():
+        for name, value in values.items():
+            getattr(layer, name).copy_(value)
     x1, x2, _, _ = _inputs()
     g = torch.Generator().manual_seed(20201206)
     with torch.enable_grad():
@@ -121,14 +115,34 @@ def frozen_parameters(graph: LayerGraph) -> frozenset[str]:
             (torch.randn(y.shape, generator=g, dtype=y.dtype) * y).sum() for y in outputs
         )
         if not projection.requires_grad:  # the outputs do not depend on v0 or v1 at all
-            return frozenset(names)
+            return set(names)
         grads = torch.autograd.grad(
             projection, [getattr(layer, n) for n in names], allow_unused=True
         )
     # NaN != 0, so a parameter with a NaN gradient is not frozen
-    return frozenset(
-        n for n, d in zip(names, grads, strict=True) if d is None or not (d != 0).any()
-    )
+    return {n for n, d in zip(names, grads, strict=True) if d is None or not (d != 0).any()}
+
+
+def frozen_parameters(graph: LayerGraph) -> frozenset[str]:
+    """Which of ``v0`` and ``v1`` training never moves: exactly no gradient at their initial
+    values (``v0 = 0``, ``v1 = 1``), and still none once the other parameter has moved (set to
+    its fingerprint value), so that ``v1`` in ``v1*v0`` is not frozen by ``v0``'s start at
+    zero. Norm-layer vectors get no weight decay in the proxy's training. Examples: ``v0``
+    behind a protected ``log`` of zero, inside a ``max`` whose other input wins, or in a
+    statistic of a constant. Layers that differ only there train identically
+    (``bench/score_repeats.py``). A heuristic: a gradient that appears only later in training
+    goes unseen, and then two layers share a fingerprint that training would tell apart (a
+    missed candidate, where a miss of the other kind costs a training)."""
+    names = [n for n in ("v0", "v1") if hasattr(_layer(graph), n)]
+    if not names:
+        return frozenset()
+    still = _unmoved(graph, names, {})
+    moving = [n for n in names if n not in still]
+    if still and moving:
+        _, _, v0, v1 = _inputs()
+        drawn = {"v0": v0, "v1": v1}
+        still &= _unmoved(graph, sorted(still), {n: drawn[n] for n in moving})
+    return frozenset(still)
 
 
 def passes(graph: LayerGraph) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
@@ -180,6 +194,7 @@ def scale_free_digest(graph: LayerGraph) -> str:
     norm = y.norm(dim=1, keepdim=True)
     sign = torch.sign(y.gather(1, y.abs().argmax(dim=1, keepdim=True)))
     y = torch.where(norm > 1e-12, y / (norm * sign), y)
-    # NaNs are hashed as they come (fingerprint() makes them one NaN): keys kept in running
-    # studies stay valid, and a layer with NaN outputs is rejected before training anyway
+    # NaNs are hashed as they come (fingerprint() makes them one NaN), as before, and a layer
+    # with NaN outputs is rejected before training anyway (keys of layers with a frozen parameter
+    # changed on 2026-12-05: docs/evolution.md)
     return hashlib.sha256(y.to(torch.float16).numpy().tobytes()).hexdigest()
