@@ -100,13 +100,10 @@ def _layer(graph: LayerGraph) -> torch.nn.Module:
     return build_layer(graph, SHAPE[1], groups=GROUPS, dtype=torch.float64, momentum=1.0)
 
 
-def _unmoved(graph: LayerGraph, names: list[str], values: dict[str, torch.Tensor]) -> set[str]:
+def _unmoved(layer: torch.nn.Module, names: list[str]) -> set[str]:
     """Which of ``names`` get exactly no gradient (of a random projection of the two train
-    passes' outputs) with the parameters in ``values`` set to them and the rest initial."""
-    layer = _layer(graph)
-    with torch.no_grad():
-        for name, value in values.items():
-            getattr(layer, name).copy_(value)
+    passes' outputs) at ``layer``'s current parameter values (a fresh layer: the passes move
+    its running statistics)."""
     x1, x2, _, _ = _inputs()
     g = torch.Generator().manual_seed(20201206)
     with torch.enable_grad():
@@ -133,15 +130,20 @@ def frozen_parameters(graph: LayerGraph) -> frozenset[str]:
     (``bench/score_repeats.py``). A heuristic: a gradient that appears only later in training
     goes unseen, and then two layers share a fingerprint that training would tell apart (a
     missed candidate, where a miss of the other kind costs a training)."""
-    names = [n for n in ("v0", "v1") if hasattr(_layer(graph), n)]
+    layer = _layer(graph)
+    names = [n for n in ("v0", "v1") if hasattr(layer, n)]
     if not names:
         return frozenset()
-    still = _unmoved(graph, names, {})
+    still = _unmoved(layer, names)
     moving = [n for n in names if n not in still]
     if still and moving:
         _, _, v0, v1 = _inputs()
         drawn = {"v0": v0, "v1": v1}
-        still &= _unmoved(graph, sorted(still), {n: drawn[n] for n in moving})
+        layer = _layer(graph)
+        with torch.no_grad():
+            for name in moving:
+                getattr(layer, name).copy_(drawn[name])
+        still &= _unmoved(layer, sorted(still))
     return frozenset(still)
 
 
