@@ -101,7 +101,9 @@ def main() -> None:
             )
             for t in range(RESCORE_SEED, RESCORE_SEED + args.seeds)
         ]
-        return 100 * statistics.fmean(per_seed), 100 * statistics.pstdev(per_seed)
+        return 100 * statistics.fmean(per_seed), 100 * (
+            statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0
+        )
 
     anchors, held = preset.anchor_names, columns.held_out
     print(f"{args.journal} (data seed {data_seed}; re-scored on {args.seeds} training seeds)")

@@ -95,3 +95,18 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     done = evolve(tmp_path, *base, "--space", "S")
     assert done.returncode == 2
     assert "space: stored 'B', asked 'S'" in done.stderr
+
+
+def test_resuming_a_study_of_another_fingerprint_version_is_refused(tmp_path):
+    base = ["--preset", "smoke", "--study", "s", "--no-tracking", "--budget", "1"]
+    assert evolve(tmp_path, *base).returncode == 0
+    search = Search.open("s", open_storage(f"journal:{tmp_path / 'runs/s/optuna.log'}"))
+    search.study.set_user_attr(
+        "evonorm.config", {**search.config.to_attrs(), "fingerprint_version": 1}
+    )
+    trials = len(search.trials())
+    done = evolve(tmp_path, *[a if a != "1" else "3" for a in base])
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "fingerprinted by version 1" in lines[0], done.stderr
+    assert len(search.trials()) == trials

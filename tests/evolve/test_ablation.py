@@ -11,6 +11,7 @@ import statistics
 import pytest
 
 from evonorm.cli import main
+from evonorm.evolve import Search, open_storage
 from evonorm.evolve.ablation import AblationConfig, Point, Rescored, collect, random_samples
 from evonorm.space import KNOWN_LAYERS
 from evonorm.tracking.ablation import NOTES_MARKER
@@ -278,6 +279,23 @@ def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):
     assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
     assert "revision not recorded" in capsys.readouterr().err
     assert (root / "trainings.jsonl").read_text() == before
+
+
+def test_a_search_of_another_fingerprint_version_is_not_grown_but_still_collected(
+    ran, capsys, tmp_path
+):
+    root, out = shutil.copytree(ran[0], tmp_path / "r"), tmp_path / "results.md"
+    search = Search.open("evolution-s1", open_storage(f"journal:{root / 'evolution-s1.log'}"))
+    search.study.set_user_attr(
+        "evonorm.config", {**search.config.to_attrs(), "fingerprint_version": 1}
+    )
+    files = {p.name: p.read_bytes() for p in root.iterdir()}
+    grown = [a if a != "6" else "7" for a in ARGS]  # --budget 7
+    assert main(["experiment", "ablation", *grown, "--root", str(root), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "search 'evolution-s1' was fingerprinted by version 1" in err
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == files  # wall time included
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 0
 
 
 def test_bad_settings_are_one_clear_error(tmp_path, capsys):

@@ -9,7 +9,9 @@ from optuna.trial import TrialState
 
 from evonorm.evolve import Outcome, Search, SearchConfig, SearchError, open_storage
 from evonorm.evolve.steps import generate, record
+from evonorm.evolve.worker import WorkerSettings, work
 from evonorm.proxy.presets import get_preset
+from evonorm.reject.fingerprint import FINGERPRINT_VERSION
 from evonorm.space import known_layer
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
@@ -49,6 +51,29 @@ def test_a_study_scored_under_another_preset_revision_is_refused(tmp_path):
     with pytest.raises(SearchError, match="revision not recorded"):
         Search.open("s", storage, SearchConfig(preset="smoke"))
     assert Search.open("s", storage).config == search.config  # reading it is still allowed
+
+
+def test_a_study_fingerprinted_by_another_version_is_refused_by_every_writer(tmp_path):
+    """Its duplicates and rejections were decided by another fingerprint: a resumed search and a
+    worker joining it both refuse it (nothing written); reading it is still allowed."""
+    url = f"journal:{tmp_path / 's.log'}"
+    storage = open_storage(url)
+    search = Search.open("s", storage, SearchConfig(preset="smoke"))
+    attrs = search.config.to_attrs()
+    assert attrs["fingerprint_version"] == FINGERPRINT_VERSION
+    for older in ({**attrs, "fingerprint_version": 1}, without(attrs, "fingerprint_version")):
+        search.study.set_user_attr("evonorm.config", older)  # the second: stored no version
+        with pytest.raises(SearchError, match="fingerprinted by version 1 of evonorm's layer"):
+            Search.open("s", storage, SearchConfig(preset="smoke"))
+        now = f"this code fingerprints by version {FINGERPRINT_VERSION}"
+        with pytest.raises(SearchError, match=now):
+            work(WorkerSettings(study="s", storage=url, budget=3, threads=1))
+        assert Search.open("s", storage).config == search.config
+        assert search.trials() == []
+
+
+def without(attrs: dict, key: str) -> dict:
+    return {k: v for k, v in attrs.items() if k != key}
 
 
 def test_resuming_with_another_mutation_mix_is_refused_and_names_both(tmp_path):

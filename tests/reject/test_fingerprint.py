@@ -1,8 +1,15 @@
+import hashlib
+
 import torch
 
 from evonorm import KNOWN_LAYERS, LayerGraph, known_layer
 from evonorm.reject import fingerprint
-from evonorm.reject.fingerprint import affine_residual, frozen_parameters
+from evonorm.reject.fingerprint import (
+    FINGERPRINT_VERSION,
+    affine_residual,
+    frozen_parameters,
+    scale_free_digest,
+)
 from evonorm.space import Node
 
 
@@ -145,3 +152,36 @@ def test_the_scale_free_digest_equates_per_channel_factors_and_nothing_else():
     assert [fingerprint(g).digest for g in copies].count(fingerprint(sqrt_x).digest) == 0
     keys = {scale_free_digest(g) for g in others}
     assert key not in keys and len(keys) == len(others)
+
+
+# FINGERPRINT_VERSION -> a hash of what the fingerprint says about the layers of pinned_layers()
+PINNED = {2: "60a6a1d52c3b691a2ff7dcf4f081488b22a5958234fec9274f63b06cf00956dd"}
+
+
+def pinned_layers() -> list[LayerGraph]:
+    """Known layers, a normaliser, and layers with parameters that never move (version 2)."""
+    return [
+        *(known_layer(name) for name in ("bn_relu", "gn_relu", "evonorm_b0", "evonorm_s0")),
+        g(("std_batch", 0), ("div", 0, 4)),
+        g(("tanh", 0), ("std_instance", 2), ("div", 2, 5), ("log", 6), ("mul", 4, 7)),
+        g(("std_batch", 0), ("mul", 2, 0), ("log", 2), ("add", 5, 6), ("max", 4, 7), ("div", 0, 8)),
+        g(("mul", 3, 2), ("add", 0, 4), ("tanh", 5)),
+    ]
+
+
+def fingerprint_summary() -> str:
+    said = []
+    for graph in pinned_layers():
+        p = fingerprint(graph)
+        said.append(f"{p.digest} {scale_free_digest(graph)} {p.affine} {p.normaliser} {p.finite}")
+    return hashlib.sha256("\n".join(said).encode()).hexdigest()
+
+
+def test_the_fingerprint_is_pinned_to_its_version():
+    """Studies store FINGERPRINT_VERSION and refuse code of another one. A change that moves any
+    digest or verdict here must bump the version (and pin the new summary), or studies started
+    by the old fingerprint would be resumed by the new one without a word."""
+    assert fingerprint_summary() == PINNED[FINGERPRINT_VERSION], (
+        "the fingerprint changed: bump FINGERPRINT_VERSION in evonorm/reject/fingerprint.py and "
+        f"pin {fingerprint_summary()} under it"
+    )

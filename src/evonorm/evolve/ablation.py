@@ -551,6 +551,23 @@ def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
 # -- running -----------------------------------------------------------------------------------
 
 
+def _unfinished(config: AblationConfig, root: Path) -> list[tuple[str, int]]:
+    """The (arm, seed) searches short of the budget, longest first; an existing one that this
+    code must not add to (another fingerprint version) raises :class:`SearchError`. Finished
+    ones are only read, so a root of older code can still be collected and re-scored."""
+    searches = []
+    for seed in range(config.seeds):
+        for arm in reversed(config.arms):  # evolution first: the longest searches
+            search = _open(root, arm, seed)
+            if search is not None:
+                if len(_recorded(search)) < config.budget:
+                    search.refuse_stale()
+                recover(search.study)
+            if search is None or len(_recorded(search)) < config.budget:
+                searches.append((arm, seed))
+    return searches
+
+
 def run_ablation(
     config: AblationConfig,
     root: Path,
@@ -563,6 +580,7 @@ def run_ablation(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     root = Path(root)
     _check_config(root, config)
+    searches = _unfinished(config, root)  # refused before anything is written
     mark = time.perf_counter()  # wall time is added as jobs finish: a killed sitting counts too
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log = root / TRAININGS
@@ -573,14 +591,9 @@ def run_ablation(
             jobs, mp_context=context, initializer=_init, initargs=(threads,)
         ) as pool:
             pending = {}
-            for seed in range(config.seeds):
-                for arm in reversed(config.arms):  # evolution first: the longest searches
-                    search = _open(root, arm, seed)
-                    if search is not None:
-                        recover(search.study)
-                    if search is None or len(_recorded(search)) < config.budget:
-                        future = pool.submit(_search_job, str(root), config, arm, seed, threads)
-                        pending[future] = ("search", arm, seed)
+            for arm, seed in searches:
+                future = pool.submit(_search_job, str(root), config, arm, seed, threads)
+                pending[future] = ("search", arm, seed)
             queued: set = set()
 
             def queue_trainings() -> None:

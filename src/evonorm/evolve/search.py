@@ -36,8 +36,8 @@ from evonorm.evolve.selection import (
     structure,
 )
 from evonorm.evolve.storage import quiet_optuna
-from evonorm.proxy.presets import get_preset
-from evonorm.reject.fingerprint import fingerprint, scale_free_digest
+from evonorm.proxy.presets import PRESETS, get_preset
+from evonorm.reject.fingerprint import FINGERPRINT_VERSION, fingerprint, scale_free_digest
 from evonorm.reject.protocol import json_safe
 from evonorm.space import KNOWN_LAYERS, SPACES, GraphError, LayerGraph
 from evonorm.space.mutations import DEFAULT_MIX, check_mix
@@ -48,6 +48,7 @@ CONFIG_ATTR = "evonorm.config"
 REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = tuple(Status)
 REVISION_KEY = "preset_revision"
+FINGERPRINT_KEY = "fingerprint_version"  # absent: made before versions were stored, i.e. 1
 REGISTRY_URI = re.compile(r"models:/[\w.-]+(@[\w-]+|/\d+)")
 NEAR_MISS_STREAM = 1  # third seed word of the near-miss draws' generator
 
@@ -60,6 +61,31 @@ def settings_diff(stored: dict, asked: dict) -> str:
 
 class SearchError(ValueError):
     """A search that cannot be opened as asked (e.g. resumed with other settings)."""
+
+
+def _refuse_stale(name: str, stored: dict) -> None:
+    """Raise :class:`SearchError` unless a study's stored settings were scored under today's
+    preset revision and fingerprinted by today's fingerprint: new candidates would not compare
+    with its old ones (scores; duplicates, rejections and distinct-children keys)."""
+    preset = stored.get("preset", SearchConfig.preset)
+    if preset not in PRESETS:
+        raise SearchError(f"search {name!r} was scored under preset {preset!r}, unknown here")
+    revision = PRESETS[preset].revision
+    if stored.get(REVISION_KEY) != revision:
+        was = stored.get(REVISION_KEY) or "not recorded"
+        raise SearchError(
+            f"search {name!r} was scored under preset {preset!r} revision {was}; the preset is "
+            f"now revision {revision} and its scores do not compare: pick another --study name "
+            "(or storage) for a new search"
+        )
+    version = stored.get(FINGERPRINT_KEY, 1)
+    if version != FINGERPRINT_VERSION:
+        raise SearchError(
+            f"search {name!r} was fingerprinted by version {version} of evonorm's layer "
+            f"fingerprint; this code fingerprints by version {FINGERPRINT_VERSION}, so its "
+            "duplicate checks and rejections would not match the study's: resume it with the "
+            "evonorm release that started it, or pick another --study name for a new search"
+        )
 
 
 @dataclass(frozen=True)
@@ -178,7 +204,11 @@ class SearchConfig:
         return get_preset(self.preset).revision
 
     def to_attrs(self) -> dict:
-        return {**asdict(self), REVISION_KEY: self.preset_revision}
+        return {
+            **asdict(self),
+            REVISION_KEY: self.preset_revision,
+            FINGERPRINT_KEY: FINGERPRINT_VERSION,
+        }
 
     @classmethod
     def from_attrs(cls, attrs: dict) -> SearchConfig:
@@ -253,24 +283,21 @@ class Search:
                 f"seed layers {', '.join(config.unresolved)} are registry URIs not read yet: "
                 "evonorm evolve and the pipeline read them from the tracking server"
             )
-        study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            directions=["maximize"] * len(config.anchors),
-            load_if_exists=True,
-        )
+        try:  # loaded first: a resume that is refused must not write (create_study appends a
+            study = optuna.load_study(study_name=name, storage=storage)  # journal entry)
+        except KeyError:
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                directions=["maximize"] * len(config.anchors),
+                load_if_exists=True,  # another worker may create it first
+            )
         stored = study.user_attrs.get(CONFIG_ATTR)
         if stored is None:
             study.set_metric_names(list(config.anchors))
             study.set_user_attr(CONFIG_ATTR, config.to_attrs())
             return cls(study, config)
-        if stored.get(REVISION_KEY) != config.preset_revision:
-            was = stored.get(REVISION_KEY) or "not recorded"
-            raise SearchError(
-                f"search {name!r} was scored under preset {config.preset!r} revision {was}; the "
-                f"preset is now revision {config.preset_revision} and its scores do not compare: "
-                "pick another --study name (or storage) for a new search"
-            )
+        _refuse_stale(name, stored)
         kept = SearchConfig.from_attrs(stored)  # a field added later reads as its default
         if kept.seed_layers == config.seed_layers:  # the warm start read its registry URIs
             config = dataclasses.replace(config, seed_graphs=kept.seed_graphs)  # when it began:
@@ -282,6 +309,12 @@ class Search:
                 "settings or pick another --study name"
             )
         return cls(study, config)
+
+    def refuse_stale(self) -> None:
+        """Raise :class:`SearchError` if this code must not add candidates to the study: it was
+        scored under another preset revision or fingerprinted by another fingerprint version.
+        Loading a study to read it needs no such check; every writer makes it."""
+        _refuse_stale(self.name, self.study.user_attrs[CONFIG_ATTR])
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ def work(settings: WorkerSettings) -> int:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     search = Search.open(settings.study, _open(settings))
+    search.refuse_stale()  # a worker may join a study that no one opened with a config here
     data = get_preset(search.config.preset).load_data(
         seed=search.config.seed, device=settings.device
     )

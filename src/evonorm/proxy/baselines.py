@@ -34,8 +34,9 @@ class Cell:
 
     @property
     def std(self) -> float:
+        """The sample std over seeds, as the ablation and the champion gate take it."""
         values = [r.accuracy for r in self.results]
-        return statistics.pstdev(values) if len(values) > 1 else 0.0
+        return statistics.stdev(values) if len(values) > 1 else 0.0
 
     def text(self) -> str:
         failed = sum(r.diverged or r.timed_out for r in self.results)

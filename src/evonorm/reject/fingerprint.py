@@ -40,6 +40,15 @@ from evonorm.space import LayerGraph
 SHAPE = (4, 8, 3, 3)  # N, C, H, W; 8 channels, 4 groups
 GROUPS = 4
 
+# What the fingerprint means. A study stores it, and a search refuses to add candidates to a
+# study fingerprinted by another version: its duplicates, rejections and distinct-children keys
+# would not mean what the new ones mean. Bump it with every change that moves any layer's digest
+# or verdict (tests/reject/test_fingerprint_version.py pins a few of each).
+# 1: v0/v1 at fixed random values in every pass (before 2e142bd); a study that stores no
+#    version was made before this constant existed and reads as 1.
+# 2: parameters that training never moves keep their initial value (frozen_parameters).
+FINGERPRINT_VERSION = 2
+
 
 def _inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(20200403)

@@ -24,8 +24,10 @@ __all__ = ["rerank_figure", "rerank_markdown", "transfer_markdown", "write_repor
 
 
 def _pct(values) -> str:
+    """Mean ± sample std (the champion gate's) over seeds, in percent."""
     values = [100 * v for v in values]
-    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+    std = np.std(values, ddof=1) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.2f} ± {std:.2f}"
 
 
 def _label(name: str, kept: dict[str, str]) -> str:
