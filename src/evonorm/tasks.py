@@ -170,6 +170,7 @@ def generate(
     if per_task < 1:
         raise ValueError(f"candidates per task must be >= 1, got {per_task}")
     search = _search(study, storage)
+    search.refuse_stale()  # init_study checked it too; a run may have skipped it
     owner = {"pipeline_run": pipeline_run}
     born = [json.loads(c.to_json()) for c in generate_candidates(search, count, owner)]
     groups = -(-len(born) // per_task)

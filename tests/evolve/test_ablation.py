@@ -295,6 +295,11 @@ def test_a_search_of_another_fingerprint_version_is_not_grown_but_still_collecte
     err = capsys.readouterr().err
     assert "search 'evolution-s1' was fingerprinted by version 1" in err
     assert {p.name: p.read_bytes() for p in root.iterdir()} == files  # wall time included
+    at = ARGS.index("--seeds") + 1
+    more = [*ARGS[:at], "3", *ARGS[at + 1 :]]  # finished searches, but a new seed beside them
+    assert main(["experiment", "ablation", *more, "--root", str(root), "-o", str(out)]) == 2
+    assert "fingerprinted by version 1" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == files
     assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 0
 
 

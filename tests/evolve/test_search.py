@@ -63,13 +63,15 @@ def test_a_study_fingerprinted_by_another_version_is_refused_by_every_writer(tmp
     assert attrs["fingerprint_version"] == FINGERPRINT_VERSION
     for older in ({**attrs, "fingerprint_version": 1}, without(attrs, "fingerprint_version")):
         search.study.set_user_attr("evonorm.config", older)  # the second: stored no version
+        journal = (tmp_path / "s.log").read_bytes()
         with pytest.raises(SearchError, match="fingerprinted by version 1 of evonorm's layer"):
             Search.open("s", storage, SearchConfig(preset="smoke"))
         now = f"this code fingerprints by version {FINGERPRINT_VERSION}"
         with pytest.raises(SearchError, match=now):
             work(WorkerSettings(study="s", storage=url, budget=3, threads=1))
         assert Search.open("s", storage).config == search.config
-        assert search.trials() == []
+        assert Search.open("s", storage).stored_attrs()["fingerprint_version"] == 1
+        assert search.trials() == [] and (tmp_path / "s.log").read_bytes() == journal
 
 
 def without(attrs: dict, key: str) -> dict:

@@ -4,6 +4,7 @@ import sys
 from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
 from evonorm.evolve.after import ranked
 from evonorm.evolve.steps import generate, record
+from evonorm.tracking.report import _pct
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 
@@ -38,6 +39,7 @@ def test_report_ranks_by_pareto_front_then_mean_and_writes_figures(tmp_path):
     text = (folder / "report.md").read_text()
     assert "**5 candidates recorded**: 4 accepted, 1 rejected" in text
     assert "| quality | 1 |" in text
+    assert "| fingerprint_version | 2 |" in text  # what the study stores (tests/evolve: 1)
     assert text.count("](layer_") == 3
     for name in ("pareto_front.png", "best_so_far.png", "rejection_funnel.png", "layer_3.png"):
         assert (folder / name).stat().st_size > 1000
@@ -47,3 +49,8 @@ def test_report_ranks_by_pareto_front_then_mean_and_writes_figures(tmp_path):
         text=True,
     )
     assert missing.returncode == 2 and "no study storage" in missing.stderr
+
+
+def test_spreads_are_sample_stds_over_seeds():
+    assert _pct([0.8, 0.9]) == "85.00 ± 7.07"  # a population std would print 5.00
+    assert _pct([0.8]) == "80.00 ± 0.00"

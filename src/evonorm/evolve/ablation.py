@@ -552,19 +552,25 @@ def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
 
 
 def _unfinished(config: AblationConfig, root: Path) -> list[tuple[str, int]]:
-    """The (arm, seed) searches short of the budget, longest first; an existing one that this
-    code must not add to (another fingerprint version) raises :class:`SearchError`. Finished
-    ones are only read, so a root of older code can still be collected and re-scored."""
-    searches = []
-    for seed in range(config.seeds):
-        for arm in reversed(config.arms):  # evolution first: the longest searches
-            search = _open(root, arm, seed)
-            if search is not None:
-                if len(_recorded(search)) < config.budget:
-                    search.refuse_stale()
-                recover(search.study)
-            if search is None or len(_recorded(search)) < config.budget:
-                searches.append((arm, seed))
+    """The (arm, seed) searches short of the budget, longest first. When there are any, the
+    root grows, so every study already in it must be one this code may add to (same preset
+    revision and fingerprint version: its rows are compared with the new ones), else
+    :class:`SearchError` before anything is written. A finished root of older code can still be
+    collected and re-scored."""
+    searches = [
+        (arm, seed)
+        for seed in range(config.seeds)
+        for arm in reversed(config.arms)  # evolution first: the longest searches
+        if (search := _open(root, arm, seed)) is None or len(_recorded(search)) < config.budget
+    ]
+    if searches:
+        for path in sorted(root.glob("*-s*.log")):
+            arm, _, seed = path.stem.rpartition("-s")
+            if arm in ARMS and seed.isdigit() and (search := _open(root, arm, int(seed))):
+                search.refuse_stale()
+    for arm, seed in searches:
+        if (search := _open(root, arm, seed)) is not None:
+            recover(search.study)  # trials a killed sitting left RUNNING are queued again
     return searches
 
 

@@ -69,14 +69,17 @@ def _refuse_stale(name: str, stored: dict) -> None:
     with its old ones (scores; duplicates, rejections and distinct-children keys)."""
     preset = stored.get("preset", SearchConfig.preset)
     if preset not in PRESETS:
-        raise SearchError(f"search {name!r} was scored under preset {preset!r}, unknown here")
+        raise SearchError(
+            f"search {name!r} was scored under preset {preset!r}, which this code does not "
+            "know: resume it with the evonorm release that started it"
+        )
     revision = PRESETS[preset].revision
     if stored.get(REVISION_KEY) != revision:
         was = stored.get(REVISION_KEY) or "not recorded"
         raise SearchError(
             f"search {name!r} was scored under preset {preset!r} revision {was}; the preset is "
-            f"now revision {revision} and its scores do not compare: pick another --study name "
-            "(or storage) for a new search"
+            f"now revision {revision} and its scores do not compare: start a new search (another "
+            "study name, storage or ablation root)"
         )
     version = stored.get(FINGERPRINT_KEY, 1)
     if version != FINGERPRINT_VERSION:
@@ -84,7 +87,8 @@ def _refuse_stale(name: str, stored: dict) -> None:
             f"search {name!r} was fingerprinted by version {version} of evonorm's layer "
             f"fingerprint; this code fingerprints by version {FINGERPRINT_VERSION}, so its "
             "duplicate checks and rejections would not match the study's: resume it with the "
-            "evonorm release that started it, or pick another --study name for a new search"
+            "evonorm release that started it, or start a new search (another study name, "
+            "storage or ablation root)"
         )
 
 
@@ -309,6 +313,16 @@ class Search:
                 "settings or pick another --study name"
             )
         return cls(study, config)
+
+    def stored_attrs(self) -> dict:
+        """The settings with the preset revision and fingerprint version the study was made
+        under (``config.to_attrs()`` gives today's); a study that stores no version is 1."""
+        stored = self.study.user_attrs.get(CONFIG_ATTR, {})
+        return {
+            **self.config.to_attrs(),
+            REVISION_KEY: stored.get(REVISION_KEY),
+            FINGERPRINT_KEY: stored.get(FINGERPRINT_KEY, 1),
+        }
 
     def refuse_stale(self) -> None:
         """Raise :class:`SearchError` if this code must not add candidates to the study: it was

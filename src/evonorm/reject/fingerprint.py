@@ -43,7 +43,7 @@ GROUPS = 4
 # What the fingerprint means. A study stores it, and a search refuses to add candidates to a
 # study fingerprinted by another version: its duplicates, rejections and distinct-children keys
 # would not mean what the new ones mean. Bump it with every change that moves any layer's digest
-# or verdict (tests/reject/test_fingerprint_version.py pins a few of each).
+# or verdict (tests/reject/test_fingerprint.py pins a few of each).
 # 1: v0/v1 at fixed random values in every pass (before 2e142bd); a study that stores no
 #    version was made before this constant existed and reads as 1.
 # 2: parameters that training never moves keep their initial value (frozen_parameters).

@@ -150,7 +150,7 @@ def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
         "",
         "| setting | value |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in config.to_attrs().items()),
+        *(f"| {k} | {v} |" for k, v in search.stored_attrs().items()),
         "",
         f"**{census.done} candidates recorded**: {census.accepted} accepted, {census.rejected} "
         f"rejected, {census.duplicates} duplicates, {census.errors} errors; {census.lost} lost "

@@ -93,7 +93,7 @@ class SearchTracker:
             run_name=self.search.name,
             tags={"evonorm.study": self.search.name, "evonorm.role": "search"},
         )
-        config = self.search.config.to_attrs()
+        config = self.search.stored_attrs()
         self.client.log_batch(
             run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(config.items())]
         )
