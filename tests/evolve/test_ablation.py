@@ -269,6 +269,7 @@ def test_a_root_written_before_up_to_scale_existed_reads_as_without_it(ran, caps
 def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):
     root, out = ran
     config = json.loads((root / "config.json").read_text())
+    stored = dict(config)
     before = (root / "trainings.jsonl").read_text()
     (root / "config.json").write_text(json.dumps({**config, "preset_revision": "0123456789"}))
     assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
@@ -279,6 +280,7 @@ def test_an_ablation_run_under_another_preset_revision_is_refused(ran, capsys):
     assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
     assert "revision not recorded" in capsys.readouterr().err
     assert (root / "trainings.jsonl").read_text() == before
+    (root / "config.json").write_text(json.dumps(stored))  # the module's root, as it was
 
 
 def test_a_search_of_another_fingerprint_version_is_not_grown_but_still_collected(
