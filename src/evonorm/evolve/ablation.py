@@ -557,20 +557,27 @@ def _unfinished(config: AblationConfig, root: Path) -> list[tuple[str, int]]:
     revision and fingerprint version: its rows are compared with the new ones), else
     :class:`SearchError` before anything is written. A finished root of older code can still be
     collected and re-scored."""
-    searches = [
-        (arm, seed)
+    opened = {  # each study read once: a JournalFile is replayed whole on every open
+        (arm, seed): _open(root, arm, seed)
         for seed in range(config.seeds)
         for arm in reversed(config.arms)  # evolution first: the longest searches
-        if (search := _open(root, arm, seed)) is None or len(_recorded(search)) < config.budget
+    }
+    searches = [
+        key
+        for key, search in opened.items()
+        if search is None or len(_recorded(search)) < config.budget
     ]
     if searches:
         for path in sorted(root.glob("*-s*.log")):
             arm, _, seed = path.stem.rpartition("-s")
-            if arm in ARMS and seed.isdigit() and (search := _open(root, arm, int(seed))):
-                search.refuse_stale()
-    for arm, seed in searches:
-        if (search := _open(root, arm, seed)) is not None:
-            recover(search.study)  # trials a killed sitting left RUNNING are queued again
+            if arm in ARMS and seed.isdigit():
+                key = (arm, int(seed))
+                search = opened[key] if key in opened else _open(root, *key)
+                if search is not None:
+                    search.refuse_stale()
+    for key in searches:
+        if opened[key] is not None:
+            recover(opened[key].study)  # trials a killed sitting left RUNNING are queued again
     return searches
 
 

@@ -48,7 +48,7 @@ CONFIG_ATTR = "evonorm.config"
 REFERENCES_ATTR = "evonorm.quality_references"
 RECORDED = tuple(Status)
 REVISION_KEY = "preset_revision"
-FINGERPRINT_KEY = "fingerprint_version"  # absent: made before versions were stored, i.e. 1
+FINGERPRINT_KEY = "fingerprint_version"
 REGISTRY_URI = re.compile(r"models:/[\w.-]+(@[\w-]+|/\d+)")
 NEAR_MISS_STREAM = 1  # third seed word of the near-miss draws' generator
 
@@ -61,6 +61,12 @@ def settings_diff(stored: dict, asked: dict) -> str:
 
 class SearchError(ValueError):
     """A search that cannot be opened as asked (e.g. resumed with other settings)."""
+
+
+def _fingerprint_version(stored: dict) -> int:
+    """The fingerprint version of a study's stored settings; none stored: made before versions
+    were, i.e. version 1."""
+    return stored.get(FINGERPRINT_KEY, 1)
 
 
 def _refuse_stale(name: str, stored: dict) -> None:
@@ -81,7 +87,7 @@ def _refuse_stale(name: str, stored: dict) -> None:
             f"now revision {revision} and its scores do not compare: start a new search (another "
             "study name, storage or ablation root)"
         )
-    version = stored.get(FINGERPRINT_KEY, 1)
+    version = _fingerprint_version(stored)
     if version != FINGERPRINT_VERSION:
         raise SearchError(
             f"search {name!r} was fingerprinted by version {version} of evonorm's layer "
@@ -321,7 +327,7 @@ class Search:
         return {
             **self.config.to_attrs(),
             REVISION_KEY: stored.get(REVISION_KEY),
-            FINGERPRINT_KEY: stored.get(FINGERPRINT_KEY, 1),
+            FINGERPRINT_KEY: _fingerprint_version(stored),
         }
 
     def refuse_stale(self) -> None:

@@ -207,5 +207,5 @@ def scale_free_digest(graph: LayerGraph) -> str:
     y = torch.where(norm > 1e-12, y / (norm * sign), y)
     # NaNs are hashed as they come (fingerprint() makes them one NaN), as before, and a layer
     # with NaN outputs is rejected before training anyway (keys of layers with a frozen parameter
-    # changed on 2026-12-05: docs/evolution.md)
+    # changed in FINGERPRINT_VERSION 2)
     return hashlib.sha256(y.to(torch.float16).numpy().tobytes()).hexdigest()
