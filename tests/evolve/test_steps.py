@@ -6,6 +6,7 @@ import json
 import resource
 
 import pytest
+import torch
 
 from evonorm import tasks
 from evonorm.evolve import Candidate, Outcome, Search, SearchConfig, open_storage
@@ -41,6 +42,7 @@ def test_a_functional_duplicate_reuses_the_scores_without_training(tmp_path, dat
     assert outcome.status == "accepted", outcome
     assert set(outcome.scores) == set(search.config.anchors)
     assert outcome.fingerprint and outcome.metrics["grad_norm/resnet"] > 0
+    assert outcome.metrics["threads"] == torch.get_num_threads()  # scores depend on it (CPU)
     record(search, outcome)
 
     twin = bound(search, LayerGraph((Node("abs", (0,)), Node("abs", (4,)))))  # |(|x|)| = |x|

@@ -4,7 +4,7 @@ import sys
 from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
 from evonorm.evolve.after import ranked
 from evonorm.evolve.steps import generate, record
-from evonorm.tracking.report import _pct
+from evonorm.tracking.report import _pct, threads_line
 
 ANCHORS = ("resnet", "mobilenet_v2", "efficientnet_b0")
 
@@ -54,3 +54,19 @@ def test_report_ranks_by_pareto_front_then_mean_and_writes_figures(tmp_path):
 def test_spreads_are_sample_stds_over_seeds():
     assert _pct([0.8, 0.9]) == "85.00 ± 7.07"  # a population std would print 5.00
     assert _pct([0.8]) == "80.00 ± 0.00"
+
+
+def test_the_report_says_when_scores_mix_thread_counts(tmp_path):
+    search = Search.open(
+        "t", open_storage(f"journal:{tmp_path / 't.log'}"), SearchConfig(preset="smoke")
+    )
+    scores = dict(zip(ANCHORS, (0.5, 0.5, 0.5), strict=True))
+    candidates = generate(search, 4)
+    for c, threads in zip(candidates[:2], (1, 1), strict=True):
+        record(search, Outcome(c.trial, "accepted", scores=scores, metrics={"threads": threads}))
+    assert threads_line(search.records()).endswith(": 1 (every accepted layer).")
+    record(search, Outcome(candidates[2].trial, "accepted", scores=scores, metrics={"threads": 2}))
+    record(search, Outcome(candidates[3].trial, "accepted", scores=scores))  # older code
+    line = threads_line(search.records())
+    assert line.startswith("**Accepted layers were scored under several torch thread counts**")
+    assert "(threads=1: 2; threads=2: 1; not recorded: 1)" in line

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import optuna
+import torch
 from optuna.storages import RDBStorage
 
 from evonorm.evolve import optuna_internals as internals
@@ -117,6 +118,9 @@ def outcome_of(
         reason = f"same {what} as trial {original}"
         return Outcome(status=Status.DUPLICATE, reason=reason, duplicate_of=original, **common)
     if verdict.accepted:
+        # CPU scores differ slightly with the torch thread count (docs/benchmarks.md): kept with
+        # each score so that a study scored under mixed counts shows it (the search report).
+        metrics["threads"] = torch.get_num_threads()
         return Outcome(
             status=Status.ACCEPTED, scores={a: r.accuracy for a, r in results.items()}, **common
         )

@@ -9,6 +9,7 @@ baselines, the kept layers named) and the transfer tables.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -135,6 +136,26 @@ def transfer_markdown(transfer: dict) -> list[str]:
     return lines
 
 
+def threads_line(records) -> str:
+    """How many torch threads scored the accepted layers. CPU scores move slightly with the
+    count (docs/benchmarks.md), so a study scored under several counts says so."""
+    counts = Counter(
+        (r.attrs.get("metrics") or {}).get("threads") for r in records if r.status == "accepted"
+    )
+    known = sorted((n, c) for n, c in counts.items() if n is not None)
+    if not known:
+        return "Torch threads per scoring worker: not recorded."
+    if len(known) == 1 and None not in counts:
+        return f"Torch threads per scoring worker: {known[0][0]} (every accepted layer)."
+    parts = [f"threads={n}: {c}" for n, c in known]
+    if None in counts:
+        parts.append(f"not recorded: {counts[None]}")
+    return (
+        f"**Accepted layers were scored under several torch thread counts** ({'; '.join(parts)}"
+        "). CPU scores differ slightly by thread count, so near-equal ranks may reflect the mix."
+    )
+
+
 def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
     """Write the report of ``search`` into folder ``out``; returns the markdown file."""
     out = Path(out)
@@ -155,6 +176,8 @@ def write_report(search: Search, out: str | Path, *, top: int = 10) -> Path:
         f"**{census.done} candidates recorded**: {census.accepted} accepted, {census.rejected} "
         f"rejected, {census.duplicates} duplicates, {census.errors} errors; {census.lost} lost "
         "to dead workers and re-evaluated.",
+        "",
+        threads_line(records),
         "",
         "| ended at | candidates |",
         "|---|---:|",
