@@ -12,7 +12,17 @@ import pytest
 
 from evonorm.cli import main
 from evonorm.evolve import Search, open_storage
-from evonorm.evolve.ablation import AblationConfig, Point, Rescored, collect, random_samples
+from evonorm.evolve.ablation import (
+    RERANKED,
+    AblationConfig,
+    Point,
+    Rescored,
+    collect,
+    finalists,
+    random_samples,
+    rerank_pick,
+)
+from evonorm.proxy.presets import get_preset
 from evonorm.space import KNOWN_LAYERS
 from evonorm.tracking.ablation import NOTES_MARKER
 
@@ -46,6 +56,8 @@ ARGS = [
     "1",
     "--rescore-seeds",
     "1",
+    "--rerank-top",
+    "1",
 ]
 CONFIG = AblationConfig(
     preset="smoke",
@@ -56,6 +68,7 @@ CONFIG = AblationConfig(
     tournament=2,
     warmup=1,
     rescore_seeds=1,
+    rerank_top=1,  # one finalist keeps the fixture cheap; the choice among more is tested below
 )
 
 
@@ -196,9 +209,11 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
             assert f"| {seed} | {known} | reference |" in rescored, (seed, known)
     warm_target = rescored[rescored.index("Warm start against the best known layer") :]
     for seed in (0, 1):  # one re-scoring seed: no std, so the target cannot be judged
-        assert re.search(
-            rf"\| {seed} \| `.+` \| \S+ [\d.]+ \| [+-][\d.]+ \| – \| .+ \| – \|", warm_target
-        )
+        for at in ("N", RERANKED):
+            assert re.search(
+                rf"\| {seed} \| {at} \| `.+` \| \S+ [\d.]+ \| [+-][\d.]+ \| – \| .+ \| – \|",
+                warm_target,
+            ), (seed, at)
     config = dataclasses.replace(CONFIG, arms=("improved", "warm"))
     result = collect(config, root)
     warm = next(c for c in result.curves if c.arm == "warm" and c.seed == 0)
@@ -206,6 +221,92 @@ def test_arms_added_later_run_beside_the_first_and_get_their_rows(ran, capsys):
     capsys.readouterr()
     assert main(["experiment", "ablation", *ARGS, "--arms", "tabu", "--root", str(root)]) == 2
     assert "arms must be some of random, evolution, improved, warm" in capsys.readouterr().err
+
+
+def test_each_arm_names_its_best_at_n_by_the_rerank_pick(ran):
+    """The pick retrains each search's top layers on the anchors only, with pick seeds, on the
+    search split; the layer with the best mean is re-scored like every other point."""
+    root, out = ran
+    anchors = set(get_preset("smoke").anchor_names)
+    rows = [json.loads(line) for line in (root / "trainings.jsonl").read_text().splitlines()]
+    picks = [r for r in rows if r.get("train_seed", r["seed"]) >= 200]
+    assert {r["train_seed"] for r in picks} == {200, 201}
+    assert {r["arch"] for r in picks} == anchors and {r["split"] for r in picks} == {"search"}
+    assert all("split" not in r for r in rows if r.get("train_seed", r["seed"]) < 200)
+    result = collect(CONFIG, root)
+    reranked = {(r.point.seed, r.point.arm): r for r in result.rescored if r.point.at == RERANKED}
+    for seed in (0, 1):
+        for arm in ("random", "evolution"):
+            search = Search.open(
+                f"{arm}-s{seed}", open_storage(f"journal:{root}/{arm}-s{seed}.log")
+            )
+            top = finalists([r for r in search.records() if r.status][:6], 1)
+            if not top:
+                assert (seed, arm) not in reranked
+                continue
+            means = [
+                statistics.fmean(
+                    r["result"]["accuracy"]
+                    for r in picks
+                    if (r["hash"], r["seed"]) == (g.structural_hash(), seed)
+                )
+                for _, g in top
+            ]
+            chosen = reranked[(seed, arm)]
+            assert chosen.point.graph == top[means.index(max(means))][1]
+            assert all(len(chosen.cells[a]) == 1 for a in CONFIG.archs)  # re-scored everywhere
+    text = out.read_text()
+    assert "reranked at N ≥ BN-ReLU (anchors, held-out)" in text
+    assert f"| 0 | evolution | {RERANKED} |" in text
+
+
+def test_finalists_are_the_top_distinct_scores_in_order():
+    graphs = [KNOWN_LAYERS[n].to_dict() for n in ("bn_relu", "bn_silu", "evonorm_b0")]
+
+    class R:
+        def __init__(self, status, values, graph):
+            self.status, self.values, self.attrs = status, values, {"graph": graph}
+
+    recorded = [
+        R("accepted", [0.5, 0.7], graphs[0]),
+        R("rejected", None, graphs[1]),
+        R("accepted", [0.5, 0.7], graphs[1]),  # a score-identical repeat: no second place
+        R("accepted", [0.8, 0.8], graphs[2]),
+        R("accepted", [0.6, 0.6], graphs[1]),
+    ]
+    top = finalists(recorded, 2)
+    assert [score for score, _ in top] == pytest.approx([0.8, 0.6])
+    assert [g.to_dict() for _, g in finalists(recorded, 5)] == [graphs[2], graphs[0], graphs[1]]
+    with pytest.raises(ValueError, match="rerank_top"):
+        AblationConfig(preset="smoke", rerank_top=-1)
+
+
+def test_the_pick_takes_the_best_anchor_mean_of_the_finalists_once_all_are_trained():
+    class R:
+        def __init__(self, values, name):
+            self.status, self.values = "accepted", values
+            self.attrs = {"graph": KNOWN_LAYERS[name].to_dict()}
+
+    config = dataclasses.replace(CONFIG, budget=3, rerank_top=2)
+    recorded = [R([0.9, 0.9, 0.9], "bn_relu"), R([0.5] * 3, "bn_silu"), R([0.8] * 3, "gn_relu")]
+    anchors = get_preset("smoke").anchor_names
+    done = {}
+    for name, accuracy in (("bn_relu", 0.6), ("gn_relu", 0.7), ("bn_silu", 0.99)):
+        for arch in anchors:
+            for t in (200, 201):
+                done[(KNOWN_LAYERS[name].structural_hash(), arch, 1, t)] = {
+                    "result": {"accuracy": accuracy}
+                }
+    point = rerank_pick(config, 1, "improved", recorded, done)
+    assert point.graph == KNOWN_LAYERS["gn_relu"]  # bn_silu is not a finalist: third by score
+    assert (point.at, point.candidates, point.search_score) == (RERANKED, 3, pytest.approx(0.8))
+    del done[(KNOWN_LAYERS["bn_relu"].structural_hash(), anchors[0], 1, 201)]
+    assert (
+        rerank_pick(config, 1, "improved", recorded, done) is None
+    )  # waits for every pick training
+    assert (
+        rerank_pick(config, 1, "improved", recorded[:2], done) is None
+    )  # the search is short of N
 
 
 def test_the_seed_std_is_the_spread_of_the_per_seed_means_over_networks():

@@ -40,6 +40,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             novel=args.novel,
             arms=tuple(args.arms) if args.arms else None,
             rescore_seeds=args.rescore_seeds,
+            rerank_top=args.rerank_top,
         )
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
@@ -122,6 +123,13 @@ def add(commands) -> None:
         type=positive,
         default=3,
         help="fresh training seeds re-scoring each arm's best-so-far layers (default 3)",
+    )
+    abl.add_argument(
+        "--rerank-top",
+        type=int,
+        default=10,
+        help="finalists per search retrained to name each arm's best at N, as the paper's rerank "
+        "does (default 10; 0: none)",
     )
     abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
     abl.add_argument("--jobs", type=positive, default=2, help="processes (threads split)")

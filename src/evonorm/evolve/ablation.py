@@ -15,6 +15,13 @@ split with seed ``s``, so never the images seed ``s``'s search scored):
   the anchors) at the budget, one per seed — picked on search scores only, so the rerank split
   is not used for selection.
 
+Each arm's best-so-far layers are then re-scored under one protocol (fresh training seeds
+100, 101, ...), and so is its best at N *as the paper names it*: its ``rerank_top`` best layers
+by search score retrained at the rerank budget with pick seeds 200, 201 and scored on the
+``search`` split (the images the search already selected on; neither the rerank split nor the
+held-out networks take part), the best mean over the anchors picked (docs/evolution.md,
+"Naming an arm's best").
+
 Everything is resumable: a search continues its study, and every training is appended to
 ``trainings.jsonl`` as it ends and never repeated. ``budget`` may grow between runs (pieces);
 the other settings are fixed by ``config.json`` on the first run. Work runs in ``jobs``
@@ -31,7 +38,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -50,13 +57,18 @@ from evonorm.space import KNOWN_LAYERS, LayerGraph
 
 __all__ = [
     "ARMS",
+    "RERANKED",
     "AblationConfig",
     "AblationResult",
     "Curve",
     "Row",
     "collect",
     "display_name",
+    "finalists",
+    "pick_seeds",
     "references",
+    "rerank_pick",
+    "rescore_seeds",
     "run_ablation",
 ]
 
@@ -121,6 +133,9 @@ class AblationConfig:
     # copies (bench/scale_repeats.py)
     improved_up_to_scale: bool = True
     rescore_seeds: int = 3  # fresh training seeds that re-score each arm's best-so-far layers
+    # finalists per search the rerank pick retrains before naming the arm's best at N (the
+    # paper reranked its top 10); 0: no pick
+    rerank_top: int = 10
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
     # the warm arm's seed layers never age out (ablation-E-warm: they aged out after 8 newer
     # acceptances, and 52 of 58 accepted layers descended from the weakest seed)
@@ -138,6 +153,8 @@ class AblationConfig:
         for name in ("budget", "seeds", "samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rerank_top < 0:
+            raise ValueError(f"rerank_top must be >= 0, got {self.rerank_top}")
         object.__setattr__(self, "arms", tuple(self.arms))
         unknown = [a for a in self.arms if a not in ARMS]
         if unknown or not self.arms:
@@ -319,7 +336,9 @@ def _check_config(root: Path, config: AblationConfig) -> None:
 
 def _key(row: dict) -> tuple[str, str, int, int]:
     """A training's identity: layer, network, data seed (the split), training seed (rows
-    written before re-scoring existed trained with the data seed)."""
+    written before re-scoring existed trained with the data seed). The training seed also
+    names the split scored: the pick seeds (``PICK_SEED`` on) score the ``search`` split, every
+    other row the ``rerank`` split."""
     return row["hash"], row["arch"], row["seed"], row.get("train_seed", row["seed"])
 
 
@@ -363,17 +382,22 @@ def _search_job(root: str, config: AblationConfig, arm: str, seed: int, threads:
     return f"search {arm} seed {seed}: {config.budget} candidates"
 
 
-def _train_job(preset_name: str, graph: dict, arch: str, seed: int, train_seed: int) -> dict:
-    """One rerank-budget training on the ``rerank`` split drawn with ``seed``."""
+def _train_job(
+    preset_name: str, graph: dict, arch: str, seed: int, train_seed: int, split: str = "rerank"
+) -> dict:
+    """One rerank-budget training, scored on ``split`` of the data drawn with ``seed``."""
     preset = get_preset(preset_name)
     if (preset_name, seed) not in _DATA:
         _DATA[(preset_name, seed)] = preset.load_data(seed=seed)
     layer = LayerGraph.from_dict(graph)
     data = _DATA[(preset_name, seed)]
-    result = train_layer(layer, arch, preset, data, preset.rerank_train, train_seed)
+    train = replace(preset.rerank_train, eval_split=split)
+    result = train_layer(layer, arch, preset, data, train, train_seed)
     row = {"hash": layer.structural_hash(), "arch": arch, "seed": seed}
     if train_seed != seed:
         row["train_seed"] = train_seed
+    if split != "rerank":
+        row["split"] = split
     return {**row, "formula": layer.formula(), "result": result_to_dict(result)}
 
 
@@ -443,10 +467,17 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
 # -- re-scoring each arm's best-so-far layers under one protocol --------------------------------
 
 RESCORE_SEED = 100  # first training seed of re-scoring: no search trains with 100..199
+PICK_SEED = 200  # first training seed of the rerank pick (scored on the search split)
+PICK_SEEDS = 2
+RERANKED = "N, reranked"  # the checkpoint of an arm's best at N as the rerank pick names it
 
 
 def rescore_seeds(config: AblationConfig) -> range:
     return range(RESCORE_SEED, RESCORE_SEED + config.rescore_seeds)
+
+
+def pick_seeds() -> range:
+    return range(PICK_SEED, PICK_SEED + PICK_SEEDS)
 
 
 @dataclass(frozen=True)
@@ -461,6 +492,63 @@ class Point:
     graph: LayerGraph
     candidates: int  # candidates the arm had spent at the checkpoint
     search_score: float  # the mean search score the arm selected it on
+
+
+def finalists(recorded: list, top: int) -> list[tuple[float, LayerGraph]]:
+    """``(mean search score, graph)`` of the ``top`` best accepted layers of ``recorded``, one
+    per distinct score vector (a score-identical repeat is one function trained twice and would
+    only take a place); ties keep the order they were found in."""
+    seen, out = set(), []
+    for r in recorded:
+        if r.status == "accepted" and r.values and tuple(r.values) not in seen:
+            seen.add(tuple(r.values))
+            out.append((float(np.mean(r.values)), LayerGraph.from_dict(r.attrs["graph"])))
+    return sorted(out, key=lambda pair: -pair[0])[:top]
+
+
+def rerank_pick(
+    config: AblationConfig, seed: int, arm: str, recorded: list, done: dict
+) -> Point | None:
+    """The arm's best at N as the paper names it (its top layers retrained, the best mean over
+    the anchors and pick seeds on the ``search`` split), once every pick training is done."""
+    if not config.rerank_top or len(recorded) < config.budget:
+        return None
+    anchors = get_preset(config.preset).anchor_names
+    scored = []
+    for score, graph in finalists(recorded[: config.budget], config.rerank_top):
+        keys = [(graph.structural_hash(), a, seed, t) for a in anchors for t in pick_seeds()]
+        if any(key not in done for key in keys):
+            return None
+        accuracy = statistics.fmean(done[key]["result"]["accuracy"] for key in keys)
+        scored.append((accuracy, score, graph))
+    if not scored:
+        return None
+    _, score, graph = max(scored, key=lambda item: item[0])  # first of equals: higher search
+    return Point(seed, arm, RERANKED, graph, config.budget, score)
+
+
+def _records(config: AblationConfig, root: Path) -> dict[tuple[int, str], list]:
+    """Each search's recorded candidates up to the budget, by ``(seed, arm)`` (each study read
+    once)."""
+    out = {}
+    for seed in range(config.seeds):
+        for arm in config.arms:
+            search = _open(root, arm, seed)
+            out[(seed, arm)] = _recorded(search)[: config.budget] if search is not None else []
+    return out
+
+
+def pick_plan(config: AblationConfig, records: dict) -> list[tuple[int, LayerGraph]]:
+    """``(seed, graph)`` of every finalist of every search that has reached the budget: what the
+    rerank pick trains on the anchors with :func:`pick_seeds`."""
+    if not config.rerank_top:
+        return []
+    return [
+        (seed, graph)
+        for (seed, _), recorded in records.items()
+        if len(recorded) >= config.budget
+        for _, graph in finalists(recorded, config.rerank_top)
+    ]
 
 
 def _best_of(recorded: list) -> tuple[float, LayerGraph] | None:
@@ -485,17 +573,18 @@ def references(config: AblationConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def rescore_plan(config: AblationConfig, root: Path) -> list[Point]:
+def rescore_plan(
+    config: AblationConfig, root: Path, done: dict | None = None, records: dict | None = None
+) -> list[Point]:
     """Every checkpoint layer the searches have reached so far, with the known layers of
-    :func:`references` per seed."""
+    :func:`references` per seed; with ``done`` (the trainings so far) also each arm's rerank
+    pick at N once its pick trainings are all there."""
+    every = _records(config, root) if records is None else records
     points = []
     for seed in range(config.seeds):
         for name in references(config):
             points.append(Point(seed, name, "reference", KNOWN_LAYERS[name], 0, math.nan))
-        records = {}
-        for arm in config.arms:
-            search = _open(root, arm, seed)
-            records[arm] = _recorded(search)[: config.budget] if search is not None else []
+        records = {arm: every.get((seed, arm), []) for arm in config.arms}
         random_full = len(records.get("random", [])) >= config.budget
         half = _spent(records["random"])[-1] / 2 if random_full else None
         for arm, recorded in records.items():
@@ -509,6 +598,9 @@ def rescore_plan(config: AblationConfig, root: Path) -> list[Point]:
                 best = _best_of(recorded[:count])
                 if best is not None:
                     points.append(Point(seed, arm, at, best[1], count, best[0]))
+            picked = rerank_pick(config, seed, arm, recorded, done) if done is not None else None
+            if picked is not None:
+                points.append(picked)
     return points
 
 
@@ -536,7 +628,7 @@ class Rescored:
 
 def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
     out = []
-    for point in rescore_plan(config, root):
+    for point in rescore_plan(config, root, done):
         cells = {}
         for arch in config.archs:
             rows = [
@@ -610,24 +702,38 @@ def run_ablation(
             queued: set = set()
 
             def queue_trainings() -> None:
+                everyone = config.archs
                 wanted = [
-                    (seed, graph, seed)
+                    (seed, graph, seed, everyone, "rerank")
                     for _, _, _, layers in plan_rows(config, root)
                     for seed, graph in layers
                 ]
+                records = _records(config, root)
                 wanted += [
-                    (point.seed, point.graph, train_seed)
-                    for point in rescore_plan(config, root)
+                    (point.seed, point.graph, train_seed, everyone, "rerank")
+                    for point in rescore_plan(config, root, done, records)
                     for train_seed in rescore_seeds(config)
                 ]
-                for seed, graph, train_seed in wanted:
-                    for arch in config.archs:
+                anchors = get_preset(config.preset).anchor_names
+                wanted += [
+                    (seed, graph, train_seed, anchors, "search")
+                    for seed, graph in pick_plan(config, records)
+                    for train_seed in pick_seeds()
+                ]
+                for seed, graph, train_seed, archs, split in wanted:
+                    for arch in archs:
                         key = (graph.structural_hash(), arch, seed, train_seed)
                         if key in done or key in queued:
                             continue
                         queued.add(key)
                         future = pool.submit(
-                            _train_job, config.preset, graph.to_dict(), arch, seed, train_seed
+                            _train_job,
+                            config.preset,
+                            graph.to_dict(),
+                            arch,
+                            seed,
+                            train_seed,
+                            split,
                         )
                         pending[future] = ("train", graph.formula(), arch, seed)
 
@@ -637,6 +743,7 @@ def run_ablation(
                 now = time.perf_counter()
                 _wall(root, now - mark)
                 mark = now
+                finished_what = [pending[future] for future in finished]
                 for future in finished:
                     what = pending.pop(future)
                     if future.exception() is not None:  # a bug: stop, loudly, queue dropped
@@ -656,6 +763,9 @@ def run_ablation(
                         f"trained {formula:40} {value['arch']:16} seed {value['seed']}: "
                         f"{r['accuracy']:.2%} in {r['seconds']:.0f} s"
                     )
+                trained = any(w[0] == "train" for w in finished_what)
+                if trained and not any(w[0] == "train" for w in pending.values()):
+                    queue_trainings()  # finished picks name layers to re-score
     finally:
         _wall(root, time.perf_counter() - mark)
     return collect(config, root)
