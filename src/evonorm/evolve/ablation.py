@@ -579,15 +579,15 @@ def rescore_plan(
     """Every checkpoint layer the searches have reached so far, with the known layers of
     :func:`references` per seed; with ``done`` (the trainings so far) also each arm's rerank
     pick at N once its pick trainings are all there."""
-    every = _records(config, root) if records is None else records
+    records = _records(config, root) if records is None else records
     points = []
     for seed in range(config.seeds):
         for name in references(config):
             points.append(Point(seed, name, "reference", KNOWN_LAYERS[name], 0, math.nan))
-        records = {arm: every.get((seed, arm), []) for arm in config.arms}
-        random_full = len(records.get("random", [])) >= config.budget
-        half = _spent(records["random"])[-1] / 2 if random_full else None
-        for arm, recorded in records.items():
+        by_arm = {arm: records.get((seed, arm), []) for arm in config.arms}
+        random_full = len(by_arm.get("random", [])) >= config.budget
+        half = _spent(by_arm["random"])[-1] / 2 if random_full else None
+        for arm, recorded in by_arm.items():
             checks = [("N/3", config.budget // 3), ("N", config.budget)]
             if arm != "random" and half is not None and len(recorded) >= config.budget:
                 within = sum(1 for spent in _spent(recorded) if spent <= half)
