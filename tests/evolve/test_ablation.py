@@ -58,6 +58,8 @@ ARGS = [
     "1",
     "--rerank-top",
     "1",
+    "--rerank-seeds",
+    "1",
 ]
 CONFIG = AblationConfig(
     preset="smoke",
@@ -68,7 +70,8 @@ CONFIG = AblationConfig(
     tournament=2,
     warmup=1,
     rescore_seeds=1,
-    rerank_top=1,  # one finalist keeps the fixture cheap; the choice among more is tested below
+    rerank_top=1,  # one finalist, one seed: a cheap fixture; the choice among more is tested below
+    rerank_seeds=1,
 )
 
 
@@ -230,7 +233,7 @@ def test_each_arm_names_its_best_at_n_by_the_rerank_pick(ran):
     anchors = set(get_preset("smoke").anchor_names)
     rows = [json.loads(line) for line in (root / "trainings.jsonl").read_text().splitlines()]
     picks = [r for r in rows if r.get("train_seed", r["seed"]) >= 200]
-    assert {r["train_seed"] for r in picks} == {200, 201}
+    assert {r["train_seed"] for r in picks} == {200}
     assert {r["arch"] for r in picks} == anchors and {r["split"] for r in picks} == {"search"}
     assert all("split" not in r for r in rows if r.get("train_seed", r["seed"]) < 200)
     result = collect(CONFIG, root)
@@ -279,6 +282,8 @@ def test_finalists_are_the_top_distinct_scores_in_order():
     assert [g.to_dict() for _, g in finalists(recorded, 5)] == [graphs[2], graphs[0], graphs[1]]
     with pytest.raises(ValueError, match="rerank_top"):
         AblationConfig(preset="smoke", rerank_top=-1)
+    with pytest.raises(ValueError, match="rerank_seeds"):
+        AblationConfig(preset="smoke", rerank_seeds=0)
 
 
 def test_the_pick_takes_the_best_anchor_mean_of_the_finalists_once_all_are_trained():
@@ -287,7 +292,7 @@ def test_the_pick_takes_the_best_anchor_mean_of_the_finalists_once_all_are_train
             self.status, self.values = "accepted", values
             self.attrs = {"graph": KNOWN_LAYERS[name].to_dict()}
 
-    config = dataclasses.replace(CONFIG, budget=3, rerank_top=2)
+    config = dataclasses.replace(CONFIG, budget=3, rerank_top=2, rerank_seeds=2)
     recorded = [R([0.9, 0.9, 0.9], "bn_relu"), R([0.5] * 3, "bn_silu"), R([0.8] * 3, "gn_relu")]
     anchors = get_preset("smoke").anchor_names
     done = {}

@@ -41,6 +41,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
             arms=tuple(args.arms) if args.arms else None,
             rescore_seeds=args.rescore_seeds,
             rerank_top=args.rerank_top,
+            rerank_seeds=args.rerank_seeds,
         )
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
@@ -130,6 +131,12 @@ def add(commands) -> None:
         default=10,
         help="finalists per search retrained to name each arm's best at N, as the paper's rerank "
         "does (default 10; 0: none)",
+    )
+    abl.add_argument(
+        "--rerank-seeds",
+        type=positive,
+        default=2,
+        help="training seeds per finalist in that pick (default 2)",
     )
     abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
     abl.add_argument("--jobs", type=positive, default=2, help="processes (threads split)")

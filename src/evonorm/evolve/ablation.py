@@ -136,6 +136,7 @@ class AblationConfig:
     # finalists per search the rerank pick retrains before naming the arm's best at N (the
     # paper reranked its top 10); 0: no pick
     rerank_top: int = 10
+    rerank_seeds: int = 2  # training seeds per finalist in the rerank pick
     warm_layers: tuple[str, ...] = WARM_LAYERS  # the warm-started arm's first candidates
     # the warm arm's seed layers never age out (ablation-E-warm: they aged out after 8 newer
     # acceptances, and 52 of 58 accepted layers descended from the weakest seed)
@@ -155,6 +156,8 @@ class AblationConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.rerank_top < 0:
             raise ValueError(f"rerank_top must be >= 0, got {self.rerank_top}")
+        if self.rerank_seeds < 1:
+            raise ValueError(f"rerank_seeds must be >= 1, got {self.rerank_seeds}")
         object.__setattr__(self, "arms", tuple(self.arms))
         unknown = [a for a in self.arms if a not in ARMS]
         if unknown or not self.arms:
@@ -468,7 +471,6 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
 
 RESCORE_SEED = 100  # first training seed of re-scoring: no search trains with 100..199
 PICK_SEED = 200  # first training seed of the rerank pick (scored on the search split)
-PICK_SEEDS = 2
 RERANKED = "N, reranked"  # the checkpoint of an arm's best at N as the rerank pick names it
 
 
@@ -476,8 +478,8 @@ def rescore_seeds(config: AblationConfig) -> range:
     return range(RESCORE_SEED, RESCORE_SEED + config.rescore_seeds)
 
 
-def pick_seeds() -> range:
-    return range(PICK_SEED, PICK_SEED + PICK_SEEDS)
+def pick_seeds(config: AblationConfig) -> range:
+    return range(PICK_SEED, PICK_SEED + config.rerank_seeds)
 
 
 @dataclass(frozen=True)
@@ -516,7 +518,7 @@ def rerank_pick(
     anchors = get_preset(config.preset).anchor_names
     scored = []
     for score, graph in finalists(recorded[: config.budget], config.rerank_top):
-        keys = [(graph.structural_hash(), a, seed, t) for a in anchors for t in pick_seeds()]
+        keys = [(graph.structural_hash(), a, seed, t) for a in anchors for t in pick_seeds(config)]
         if any(key not in done for key in keys):
             return None
         accuracy = statistics.fmean(done[key]["result"]["accuracy"] for key in keys)
@@ -718,7 +720,7 @@ def run_ablation(
                 wanted += [
                     (seed, graph, train_seed, anchors, "search")
                     for seed, graph in pick_plan(config, records)
-                    for train_seed in pick_seeds()
+                    for train_seed in pick_seeds(config)
                 ]
                 for seed, graph, train_seed, archs, split in wanted:
                     for arch in archs:

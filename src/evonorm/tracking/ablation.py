@@ -237,8 +237,8 @@ def rescored_markdown(result: AblationResult) -> list[str]:
         + (
             f" `{RERANKED}`: the arm's best at N as the paper names it, the best mean over the "
             f"anchors of its top {config.rerank_top} layers by search score retrained with pick "
-            f"seeds {', '.join(map(str, pick_seeds()))} (rerank budget, scored on the `search` "
-            "split, so neither the rerank split nor the held-out networks choose it)."
+            f"seeds {', '.join(map(str, pick_seeds(config)))} (rerank budget, scored on the "
+            "`search` split, so neither the rerank split nor the held-out networks choose it)."
             if config.rerank_top
             else ""
         ),
