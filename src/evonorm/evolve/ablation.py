@@ -440,8 +440,9 @@ def _accepted(recorded: list) -> list[tuple[float, LayerGraph]]:
     ]
 
 
-def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, list]]:
-    """``(row, kind, over, [(seed, graph), ...])`` for every row whose layers are known now."""
+def plan_rows(config: AblationConfig, records: dict) -> list[tuple[str, str, str, list]]:
+    """``(row, kind, over, [(seed, graph), ...])`` for every row whose layers are known now
+    (``records``: :func:`_records`)."""
     seeds = range(config.seeds)
     rows = [
         (name, "baseline", "seeds", [(s, KNOWN_LAYERS[name]) for s in seeds])
@@ -453,8 +454,7 @@ def plan_rows(config: AblationConfig, root: Path) -> list[tuple[str, str, str, l
     with_rejection, best = {"random": []}, {arm: [] for arm in config.arms}
     for seed in seeds:
         for arm in config.arms:
-            search = _open(root, arm, seed)
-            recorded = _recorded(search)[: config.budget] if search is not None else []
+            recorded = records.get((seed, arm), [])
             if len(recorded) < config.budget:
                 continue
             accepted = _accepted(recorded)
@@ -628,9 +628,11 @@ class Rescored:
         return statistics.stdev(statistics.fmean(self.cells[a][i] for a in archs) for i in range(n))
 
 
-def rescored(config: AblationConfig, root: Path, done: dict) -> list[Rescored]:
+def rescored(
+    config: AblationConfig, root: Path, done: dict, records: dict | None = None
+) -> list[Rescored]:
     out = []
-    for point in rescore_plan(config, root, done):
+    for point in rescore_plan(config, root, done, records):
         cells = {}
         for arch in config.archs:
             rows = [
@@ -704,13 +706,12 @@ def run_ablation(
             queued: set = set()
 
             def queue_trainings() -> None:
-                everyone = config.archs
+                everyone, records = config.archs, _records(config, root)
                 wanted = [
                     (seed, graph, seed, everyone, "rerank")
-                    for _, _, _, layers in plan_rows(config, root)
+                    for _, _, _, layers in plan_rows(config, records)
                     for seed, graph in layers
                 ]
-                records = _records(config, root)
                 wanted += [
                     (point.seed, point.graph, train_seed, everyone, "rerank")
                     for point in rescore_plan(config, root, done, records)
@@ -776,9 +777,9 @@ def run_ablation(
 def collect(config: AblationConfig, root: Path) -> AblationResult:
     """The table and curves from what ``root`` holds (missing trainings leave cells short)."""
     root = Path(root)
-    done = _load_trainings(root)
+    done, records = _load_trainings(root), _records(config, root)
     rows = []
-    for name, kind, over, layers in plan_rows(config, root):
+    for name, kind, over, layers in plan_rows(config, records):
         cells: dict[str, list[float]] = {arch: [] for arch in config.archs}
         for seed, graph in layers:
             for arch in config.archs:
@@ -793,7 +794,7 @@ def collect(config: AblationConfig, root: Path) -> AblationResult:
             search = _open(root, arm, seed)
             if search is not None:
                 curves.append(_curve_of(search, arm, seed, config.budget))
-    return AblationResult(config, rows, curves, _wall(root), rescored(config, root, done))
+    return AblationResult(config, rows, curves, _wall(root), rescored(config, root, done, records))
 
 
 def _curve_of(search: Search, arm: str, seed: int, budget: int) -> Curve:
