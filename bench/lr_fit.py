@@ -1,0 +1,213 @@
+"""Is the held-out gap a learning-rate artefact? Known and searched layers trained at each
+network's preset learning rate scaled by ``--scales``, at the `ablation` preset's rerank budget.
+
+The preset's learning rates were calibrated with BN-ReLU (bench/calibrate_preset.py), and every
+layer trains at them. If a searched layer trails BN-ReLU on the held-out networks at the preset
+rate but not at its own best rate, the held-out target measures fit to BN-ReLU's
+hyperparameters, not the layer. Same protocol as the ablation's re-scores (data drawn with seed
+0, scored on its `rerank` split, training seeds 100-102, one thread per training, two trainings
+at a time), so the scale-1 rows of a known layer repeat docs/results.md's seed-0 figures.
+
+A layer is a known name (``bn_relu``) or ``ROOT:HASH``, an accepted layer of an ablation root
+named by a prefix of its structural hash (``hash`` in the root's trainings.jsonl). Every
+training appends one row to ``results/lr_fit.jsonl``; a rerun skips what the log holds.
+
+    .venv/bin/python bench/lr_fit.py --layers bn_relu bn_silu evonorm_b0 \\
+        results/ablation/ablation-E:a1b2c3 --archs resnet resnet_basic vgg
+
+``--roots`` asks the selection question instead: every layer the roots trained on every network
+(anchor mean at or above ``--floor``; the same pool as bench/anchor_transfer.py, layers found
+in the roots' studies) is trained on the anchors at each scale, and the report gives the
+Spearman correlation, across those layers, of anchor scores at one or several rates with the
+held-out mean the roots measured at the preset rate. A score that reads the learning-rate
+robustness of a layer never sees a held-out network.
+
+    .venv/bin/python bench/lr_fit.py --roots results/ablation/ablation-{C,D,E,E-warm} \\
+        --archs resnet mobilenet_v2 efficientnet_b0 --seeds 100 --floor 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+from evonorm import known_layer
+from evonorm.evolve import Search, open_storage
+from evonorm.proxy.presets import get_preset
+from evonorm.proxy.score import seeded_model
+from evonorm.proxy.trainer import train
+from evonorm.space.graph import LayerGraph
+
+LOG = Path("results/lr_fit.jsonl")
+PRESET = "ablation"
+DATA_SEED = 0
+_DATA = {}
+
+
+def resolve(spec: str) -> tuple[str, LayerGraph]:
+    """``(label, graph)`` of a known name or ``ROOT:HASH``."""
+    if ":" not in spec:
+        return spec, known_layer(spec)
+    root, prefix = spec.rsplit(":", 1)
+    for log in sorted(Path(root).glob("*-s*.log")):
+        for record in Search.open(log.stem, open_storage(f"journal:{log}")).records():
+            graph = record.attrs.get("graph")
+            if graph and record.attrs.get("hash", "").startswith(prefix):
+                return prefix, LayerGraph.from_dict(graph)
+    raise SystemExit(f"lr_fit: no layer with hash {prefix}... in {root}; see its trainings.jsonl")
+
+
+def pooled(roots: list[Path], floor: float) -> tuple[dict[str, LayerGraph], dict[str, float]]:
+    """``({hash prefix: graph}, {hash prefix: held-out mean})`` of the layers ``roots`` trained
+    on every network whose anchor mean reaches ``floor`` and whose graph a study holds."""
+    from anchor_transfer import per_layer  # bench/ is the script's folder
+
+    config = json.loads((roots[0] / "config.json").read_text())
+    anchors = get_preset(config.get("preset", PRESET)).anchor_names
+    held_out = tuple(config["held_out"])
+    wanted = {
+        h[:10]: statistics.fmean(acc[n] for n in held_out)
+        for h, (_, acc) in per_layer(roots).items()
+        if all(n in acc for n in anchors + held_out)
+        and statistics.fmean(acc[a] for a in anchors) >= floor
+    }
+    graphs = {}
+    for root in roots:
+        for log in sorted(root.glob("*-s*.log")):
+            for record in Search.open(log.stem, open_storage(f"journal:{log}")).records():
+                key = record.attrs.get("hash", "")[:10]
+                if key in wanted and "graph" in record.attrs:
+                    graphs.setdefault(key, LayerGraph.from_dict(record.attrs["graph"]))
+    return graphs, {h: wanted[h] for h in graphs}
+
+
+def correlations(rows: dict, held: dict[str, float], archs: list[str], scales: list[float]):
+    """Spearman of anchor scores at chosen rates with the roots' held-out mean."""
+    from scipy.stats import spearmanr
+
+    def score(layer, picked):
+        values = [v for k, v in rows.items() if k[0] == layer and k[1] in archs and k[2] in picked]
+        return statistics.fmean(values) if values else None
+
+    choices = {f"anchor mean at ×{s:g}": [s] for s in scales}
+    choices["anchor mean over all scales"] = scales
+    choices["anchor mean at ×1 and ×2"] = [1.0, 2.0]
+    layers = list(held)
+    print(f"\nSpearman with the held-out mean at the preset rate, across {len(layers)} layers\n")
+    print("| selection score | Spearman (p) |")
+    print("|---|---:|")
+    for name, picked in choices.items():
+        if not set(picked) <= set(scales):
+            continue
+        xs = [score(layer, picked) for layer in layers]
+        if None in xs:
+            continue
+        result = spearmanr(xs, [held[layer] for layer in layers])
+        print(f"| {name} | {result.statistic:+.2f} ({result.pvalue:.2f}) |")
+
+
+def _init() -> None:
+    torch.set_num_threads(1)
+
+
+def _train(graph: dict, arch: str, scale: float, seed: int) -> float:
+    preset = get_preset(PRESET)
+    if "data" not in _DATA:
+        _DATA["data"] = preset.load_data(seed=DATA_SEED)
+    base = preset.rerank_train
+    lr = (preset.arch(arch).lr or base.lr) * scale
+    config = dataclasses.replace(base, eval_split="rerank", lr=lr)
+    model = seeded_model(LayerGraph.from_dict(graph), arch, preset, seed)
+    return train(model, _DATA["data"], config, seed=seed).accuracy
+
+
+def logged() -> dict:
+    rows = {}
+    if LOG.exists():
+        for line in LOG.read_text().splitlines():
+            row = json.loads(line)
+            rows[(row["layer"], row["arch"], row["scale"], row["seed"])] = row["acc"]
+    return rows
+
+
+def report(rows: dict, labels: list[str], archs: list[str], scales: list[float]) -> None:
+    def mean(layer, arch, scale):
+        values = [v for k, v in rows.items() if k[:3] == (layer, arch, scale)]
+        return statistics.fmean(values) if values else None
+
+    print("\nAccuracy % (mean over seeds) per learning-rate scale; best: the layer's best scale\n")
+    print("| layer | network | " + " | ".join(f"×{s:g}" for s in scales) + " | best |")
+    print("|---|---|" + "---:|" * (len(scales) + 1))
+    best = {}
+    for layer in labels:
+        for arch in archs:
+            cells = [mean(layer, arch, s) for s in scales]
+            known = [c for c in cells if c is not None]
+            best[(layer, arch)] = max(known) if known else None
+            shown = [f"{100 * c:.1f}" if c is not None else "–" for c in [*cells]]
+            top = f"{100 * max(known):.1f}" if known else "–"
+            print(f"| {layer} | {arch} | " + " | ".join(shown) + f" | {top} |")
+    if "bn_relu" not in labels:
+        return
+    print("\nGap to BN-ReLU (points), at the preset rate (×1) and each at its best scale\n")
+    print("| layer | " + " | ".join(f"{a} ×1 | {a} best" for a in archs) + " |")
+    print("|---|" + "---:|" * (2 * len(archs)))
+    for layer in labels[1:] if labels[0] == "bn_relu" else labels:
+        cells = []
+        for arch in archs:
+            one, ref = mean(layer, arch, 1.0), mean("bn_relu", arch, 1.0)
+            cells.append(f"{100 * (one - ref):+.1f}" if None not in (one, ref) else "–")
+            b, rb = best[(layer, arch)], best[("bn_relu", arch)]
+            cells.append(f"{100 * (b - rb):+.1f}" if None not in (b, rb) else "–")
+        print(f"| {layer} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", nargs="+", default=["bn_relu", "bn_silu", "evonorm_b0"])
+    parser.add_argument("--archs", nargs="+", default=["resnet", "resnet_basic", "vgg"])
+    parser.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0, 2.0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102])
+    parser.add_argument("--roots", nargs="+", type=Path, help="ablation roots to pool layers from")
+    parser.add_argument("--floor", type=float, default=0.6, help="anchor mean a pooled layer needs")
+    parser.add_argument("--report", action="store_true", help="print the log's tables only")
+    args = parser.parse_args()
+    held = {}
+    if args.roots:
+        layers, held = pooled(args.roots, args.floor)
+    else:
+        layers = dict(resolve(spec) for spec in args.layers)
+    rows = logged()
+    if not args.report:
+        jobs = [
+            (label, arch, scale, seed)
+            for seed in args.seeds
+            for scale in args.scales
+            for arch in args.archs
+            for label in layers
+            if (label, arch, scale, seed) not in rows
+        ]
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(2, initializer=_init) as pool, LOG.open("a") as log:
+            futures = {pool.submit(_train, layers[job[0]].to_dict(), *job[1:]): job for job in jobs}
+            for future, (label, arch, scale, seed) in futures.items():
+                acc = future.result()
+                row = {"layer": label, "arch": arch, "scale": scale, "seed": seed, "acc": acc}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                rows[(label, arch, scale, seed)] = acc
+                print(json.dumps({**row, "formula": layers[label].formula()[:60]}), flush=True)
+    if held:
+        correlations(rows, held, args.archs, args.scales)
+    else:
+        report(rows, list(layers), args.archs, args.scales)
+
+
+if __name__ == "__main__":
+    main()
