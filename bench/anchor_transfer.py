@@ -19,6 +19,12 @@ ranking.
 
     .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-B
     .venv/bin/python bench/anchor_transfer.py results/ablation/ablation-{C,D,E,E-warm}
+
+``--extra LOG`` adds networks the ablations did not hold out, from bench/lr_fit.py's log (its
+rows at the preset rate, matched to layers by hash prefix), e.g. the preset's third held-out
+network MnasNet, a depthwise one: a score that tilts towards the plain networks must not lose
+it. The family-balanced score weighs the plain and the depthwise anchors equally (ResNet ½,
+MobileNetV2 and EfficientNet-B0 ¼ each).
 """
 
 import argparse
@@ -54,6 +60,33 @@ def per_layer(roots: list[Path]) -> dict[str, tuple[str, dict[str, float]]]:
     }
 
 
+FAMILIES = {
+    "resnet": "plain",
+    "resnet_basic": "plain",
+    "vgg": "plain",
+    "mobilenet_v2": "depthwise",
+    "efficientnet_b0": "depthwise",
+    "mnasnet": "depthwise",
+}
+
+
+def with_extra(layers: dict, log: Path) -> tuple[dict, tuple[str, ...]]:
+    """``layers`` with the networks of an lr_fit log (scale 1, mean over seeds) added, and the
+    names of those networks."""
+    runs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for line in log.read_text().splitlines():
+        row = json.loads(line)
+        if row["scale"] == 1.0:
+            runs[(row["layer"], row["arch"])].append(row["acc"])
+    added = set()
+    for (label, arch), values in runs.items():
+        for h, (_, acc) in layers.items():
+            if h.startswith(label) and arch not in acc:
+                acc[arch] = statistics.fmean(values)
+                added.add(arch)
+    return layers, tuple(sorted(added))
+
+
 def _rho(xs: list[float], ys: list[float]) -> str:
     result = spearmanr(xs, ys)
     return f"{result.statistic:+.2f} (p {result.pvalue:.2f})"
@@ -65,6 +98,7 @@ def main() -> None:
         "roots", type=Path, nargs="+", help="ablation folders of one preset revision"
     )
     parser.add_argument("--floor", type=float, default=0.7, help="anchor mean a layer must reach")
+    parser.add_argument("--extra", type=Path, help="bench/lr_fit.py log: more held-out networks")
     args = parser.parse_args()
     configs = [json.loads((root / "config.json").read_text()) for root in args.roots]
     revisions = {c.get("preset_revision") for c in configs}
@@ -73,11 +107,13 @@ def main() -> None:
     config = configs[0]
     anchors = get_preset(config.get("preset", "ablation")).anchor_names
     held_out = tuple(config.get("held_out", AblationConfig().held_out))
+    pool = per_layer(args.roots)
+    if args.extra:
+        pool, added = with_extra(pool, args.extra)
+        held_out += tuple(n for n in added if n not in anchors + held_out)
     networks = anchors + held_out
     layers = {
-        h: (formula, acc)
-        for h, (formula, acc) in per_layer(args.roots).items()
-        if all(n in acc for n in networks)
+        h: (formula, acc) for h, (formula, acc) in pool.items() if all(n in acc for n in networks)
     }
 
     def anchor_mean(acc: dict[str, float]) -> float:
@@ -105,17 +141,27 @@ def main() -> None:
         cells = [_rho(xs, [acc[h] for _, acc in kept]) for h in held_out]
         cells.append(_rho(xs, [held(acc) for _, acc in kept]))
         print(f"| {a} | " + " | ".join(cells) + " |")
-    print("\n| selection score | Spearman with held-out mean |")
-    print("|---|---:|")
+
+    def family_balanced(acc: dict[str, float]) -> float:
+        families = defaultdict(list)
+        for a in anchors:
+            families[FAMILIES[a]].append(acc[a])
+        return statistics.fmean(statistics.fmean(v) for v in families.values())
+
+    print("\n| selection score | " + " | ".join(held_out) + " | held-out mean |")
+    print("|---|" + "---:|" * (len(held_out) + 1))
     scores = {
         "anchor mean (what the searches use)": anchor_mean,
+        "family-balanced anchor mean": family_balanced,
         "worst anchor": lambda acc: min(acc[a] for a in anchors),
     }
     for a in anchors:
         scores[f"{a} only"] = lambda acc, a=a: acc[a]
-    ys = [held(acc) for _, acc in kept]
     for name, score in scores.items():
-        print(f"| {name} | {_rho([score(acc) for _, acc in kept], ys)} |")
+        xs = [score(acc) for _, acc in kept]
+        cells = [_rho(xs, [acc[h] for _, acc in kept]) for h in held_out]
+        cells.append(_rho(xs, [held(acc) for _, acc in kept]))
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
