@@ -1,7 +1,7 @@
 """Tracking never stops a search: a real `mlflow server` is stopped for 30 s in the middle of an
-`evonorm evolve` run and started again on the same port and store. The search records
-candidates all along, and once it is stopped every recorded candidate has exactly one finished
-MLflow run."""
+`evonorm evolve` run (longer if no candidate was recorded by then) and started again on the same
+port and store. The search records candidates all along, and once it is stopped every recorded
+candidate has exactly one finished MLflow run."""
 
 import collections
 import os
@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 from evonorm.evolve import Search, open_storage
 from http_stub import closed_port
 
-OUTAGE = 30  # seconds the server is down
+OUTAGE = 30  # seconds the server is down at least
+STALL = 240  # longest wait for a candidate recorded while it is down
 
 
 def _start_server(tmp_path, port: int) -> subprocess.Popen:
@@ -73,7 +74,7 @@ def _logged(uri: str) -> collections.Counter:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_the_search_goes_on_while_mlflow_is_down_and_logs_what_it_missed(tmp_path):
     port, study = closed_port(), "outage"
     storage = f"journal:{tmp_path / 'study.log'}"
@@ -117,6 +118,12 @@ def test_the_search_goes_on_while_mlflow_is_down_and_logs_what_it_missed(tmp_pat
         server.wait(timeout=30)
         down_at = _recorded(storage, study)
         time.sleep(OUTAGE)
+        # On a loaded machine a candidate can take longer than the outage: keep the server down
+        # until the search has recorded one more (or the search stalls, which the assert catches).
+        deadline = time.monotonic() + STALL
+        while _recorded(storage, study) <= down_at and time.monotonic() < deadline:
+            assert search.poll() is None, search.communicate()[1]
+            time.sleep(0.5)
         back_at = _recorded(storage, study)
         server = _start_server(tmp_path, port)
         while sum(_logged(uri).values()) <= back_at:  # logging caught up past the outage
