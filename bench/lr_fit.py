@@ -50,16 +50,24 @@ DATA_SEED = 0
 _DATA = {}
 
 
+def _study_graphs(roots: list[Path]):
+    """``(structural hash, graph dict)`` of every trial in the roots' studies that holds a
+    graph, in study and trial order."""
+    for root in roots:
+        for log in sorted(root.glob("*-s*.log")):
+            for record in Search.open(log.stem, open_storage(f"journal:{log}")).records():
+                if "graph" in record.attrs:
+                    yield record.attrs.get("hash", ""), record.attrs["graph"]
+
+
 def resolve(spec: str) -> tuple[str, LayerGraph]:
     """``(label, graph)`` of a known name or ``ROOT:HASH``."""
     if ":" not in spec:
         return spec, known_layer(spec)
     root, prefix = spec.rsplit(":", 1)
-    for log in sorted(Path(root).glob("*-s*.log")):
-        for record in Search.open(log.stem, open_storage(f"journal:{log}")).records():
-            graph = record.attrs.get("graph")
-            if graph and record.attrs.get("hash", "").startswith(prefix):
-                return prefix, LayerGraph.from_dict(graph)
+    for structural_hash, graph in _study_graphs([Path(root)]):
+        if structural_hash.startswith(prefix):
+            return prefix, LayerGraph.from_dict(graph)
     raise SystemExit(f"lr_fit: no layer with hash {prefix}... in {root}; see its trainings.jsonl")
 
 
@@ -78,12 +86,9 @@ def pooled(roots: list[Path], floor: float) -> tuple[dict[str, LayerGraph], dict
         and statistics.fmean(acc[a] for a in anchors) >= floor
     }
     graphs = {}
-    for root in roots:
-        for log in sorted(root.glob("*-s*.log")):
-            for record in Search.open(log.stem, open_storage(f"journal:{log}")).records():
-                key = record.attrs.get("hash", "")[:10]
-                if key in wanted and "graph" in record.attrs:
-                    graphs.setdefault(key, LayerGraph.from_dict(record.attrs["graph"]))
+    for structural_hash, graph in _study_graphs(roots):
+        if structural_hash[:10] in wanted:
+            graphs.setdefault(structural_hash[:10], LayerGraph.from_dict(graph))
     return graphs, {h: wanted[h] for h in graphs}
 
 
