@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from evonorm.evolve import Outcome, Search, SearchConfig, open_storage
@@ -123,3 +124,32 @@ def test_sync_is_idempotent_and_a_resumed_search_keeps_its_parent(tmp_path):
         "accepted": 1,
         "duplicate": 1,
     }
+
+
+def test_a_create_run_whose_answer_was_lost_is_adopted_not_repeated(tmp_path):
+    """The server made the run but the answer never came (it went down, or SIGTERM arrived
+    mid-request): the next sync logs into that run instead of leaving it RUNNING beside a twin."""
+    search, (a, r, d) = make_search(tmp_path)
+    uri = default_tracking_uri(tmp_path / "run")
+    tracker = SearchTracker(search, uri)
+    create_run, lost = tracker.client.create_run, []
+
+    def answer_lost(*args, **kwargs):
+        run = create_run(*args, **kwargs)  # the store has it ...
+        if not lost:
+            lost.append(run.info.run_id)
+            raise ConnectionError("connection reset")  # ... the tracker never hears of it
+        return run
+
+    tracker.client.create_run = answer_lost
+    with pytest.raises(ConnectionError):
+        tracker.sync()
+    assert tracker.sync() == 3
+    runs = MlflowClient(uri).search_runs(
+        [tracker.experiment_id], filter_string="tags.`evonorm.role` = 'candidate'"
+    )
+    assert sorted(int(run.data.tags["evonorm.trial"]) for run in runs) == sorted(
+        (a.trial, r.trial, d.trial)
+    )
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    assert lost[0] in {run.info.run_id for run in runs}

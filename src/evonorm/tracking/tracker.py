@@ -74,12 +74,15 @@ class SearchTracker:
         self.experiment_id = experiment_id(self.client, experiment, artifact_location)
         self.parent_id = self._parent_run()
         self._logged, self._partial = self._logged_trials()
+        self._uncertain: set[int] = set()  # trials whose create_run got no answer
         self._since_plots = 0
 
     # -- runs --------------------------------------------------------------------------------
 
-    def _find(self, role: str) -> list:
+    def _find(self, role: str, trial: int | None = None) -> list:
         query = f"tags.`evonorm.study` = '{self.search.name}' and tags.`evonorm.role` = '{role}'"
+        if trial is not None:
+            query += f" and tags.`evonorm.trial` = '{trial}'"
         return self.client.search_runs([self.experiment_id], filter_string=query, max_results=50000)
 
     def _parent_run(self) -> str:
@@ -110,6 +113,12 @@ class SearchTracker:
                 partial[number] = run.info.run_id
         return logged, partial
 
+    def _server_run(self, number: int) -> str | None:
+        """The run an unanswered ``create_run`` may have made: a lost answer (a server going
+        down, a signal mid-request) must not leave a second, forever-RUNNING run for the trial."""
+        runs = self._find("candidate", number)
+        return runs[0].info.run_id if runs else None
+
     def sync(self, *, plots: bool | None = None) -> int:
         """Log every recorded trial without a child run; refresh the search plots every
         ``plot_every`` new candidates (or when ``plots`` is True). Returns the number logged."""
@@ -135,12 +144,16 @@ class SearchTracker:
             "evonorm.reason": attrs.get("reason", "")[:5000],
         }
         run_id = self._partial.get(trial.number)
+        if run_id is None and trial.number in self._uncertain:
+            run_id = self._server_run(trial.number)
         if run_id is None:
             name = f"{self.search.name}-{trial.number:05d}"
+            self._uncertain.add(trial.number)  # until the answer arrives
             run_id = self.client.create_run(
                 self.experiment_id, run_name=name, tags=tags
             ).info.run_id
-            self._partial[trial.number] = run_id  # until finished: a retry logs into this run
+        self._uncertain.discard(trial.number)
+        self._partial[trial.number] = run_id  # until finished: a retry logs into this run
         params = {
             k: attrs.get(k) for k in ("formula", "hash", "parent", "space", "generation", "origin")
         }
