@@ -159,7 +159,7 @@ def test_other_settings_on_the_same_root_are_refused(ran, capsys):
     assert main(["experiment", "ablation", *args, "--root", str(root), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("evonorm: error: ablation in") and "samples: stored 2, asked 3" in err
-    assert "seeds" not in err  # seeds, like the budget and the arms, may grow
+    assert "seeds: stored" not in err  # seeds, like the budget and the arms, may grow
     assert json.loads((root / "config.json").read_text())["samples"] == 2
 
 
@@ -464,3 +464,36 @@ def test_a_killed_sitting_still_counts_its_wall_time(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert 0 < float(wall.read_text()) < time.monotonic() - start + 60  # + the start-up
+
+
+def test_held_out_networks_may_be_added_to_a_root_but_never_dropped(ran, capsys, tmp_path):
+    """Adding a held-out network trains every row and re-scored point on it and nothing else;
+    dropping one is refused before anything is written."""
+    root, out = shutil.copytree(ran[0], tmp_path / "r"), tmp_path / "results.md"
+    searches = {p.name: p.read_bytes() for p in root.glob("*-s*.log")}
+    before = (root / "trainings.jsonl").read_text().splitlines()
+    three = [*ARGS, "--held-out", "resnet_basic", "mnasnet", "vgg", "--root", str(root)]
+    assert main(["experiment", "ablation", *three, "-o", str(out)]) == 0
+    assert {p.name: p.read_bytes() for p in root.glob("*-s*.log")} == searches
+    after = (root / "trainings.jsonl").read_text().splitlines()
+    assert after[: len(before)] == before
+    added = [json.loads(line) for line in after[len(before) :]]
+    assert added and {row["arch"] for row in added} == {"mnasnet"}
+    config = dataclasses.replace(CONFIG, held_out=("resnet_basic", "mnasnet", "vgg"))
+    result = collect(config, root)
+    for r in result.rescored:
+        assert len(r.cells["mnasnet"]) == 1, r.point  # every point re-scored there too
+    assert all(len(set(map(len, row.cells.values()))) == 1 for row in result.rows)
+    assert json.loads((root / "config.json").read_text())["held_out"] == list(config.held_out)
+    text = out.read_text()
+    assert table(text)[0].count("(held-out)") == 3
+    assert "held-out: the mean over resnet_basic, mnasnet, vgg; each network's lead" in text
+    assert "| anchors | held-out | resnet_basic | mnasnet | vgg |" in text
+    assert re.search(r"(yes|no) \([+-]\d+\.\d; resnet_basic [+-]\d+\.\d; mnasnet [+-]", text)
+
+    files = {p.name: p.read_bytes() for p in root.iterdir()}
+    assert main(["experiment", "ablation", *ARGS, "--root", str(root), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "scores the held-out networks resnet_basic mnasnet vgg" in err
+    assert "not drop mnasnet" in err and "(--held-out resnet_basic mnasnet vgg)" in err
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == files

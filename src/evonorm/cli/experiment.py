@@ -138,7 +138,12 @@ def add(commands) -> None:
         default=2,
         help="training seeds per finalist in that pick (default 2)",
     )
-    abl.add_argument("--held-out", nargs="+", help="held-out columns (default: resnet_basic vgg)")
+    abl.add_argument(
+        "--held-out",
+        nargs="+",
+        help="held-out columns (default: resnet_basic vgg); a resumed root may add networks "
+        "(everything is re-scored on them), never drop one",
+    )
     abl.add_argument("--jobs", type=positive, default=2, help="processes (threads split)")
     abl.add_argument("--root", help="studies, trainings (default: results/ablation/PRESET-SPACE)")
     abl.add_argument("-o", "--out", default="docs/results.md", help="markdown results file")

@@ -108,7 +108,8 @@ CONFIG = "config.json"
 
 @dataclass(frozen=True)
 class AblationConfig:
-    """Everything but ``budget`` is fixed when ``root`` is first used."""
+    """Fixed when ``root`` is first used, but for what may grow: ``budget``, ``seeds``, ``arms``
+    and ``held_out`` (networks are added, never dropped)."""
 
     preset: str = "ablation"
     budget: int = 150
@@ -199,7 +200,7 @@ class AblationConfig:
 
     def fixed(self) -> dict:
         """The settings a resumed ablation must share (all but the budget, seeds and arms,
-        which may grow)."""
+        which may grow; its held-out networks may grow too, never shrink)."""
         data = asdict(self)
         for growing in GROWING:
             data.pop(growing)
@@ -316,7 +317,9 @@ def stored_settings(root: Path) -> dict | None:
     return stored
 
 
-def _check_config(root: Path, config: AblationConfig) -> None:
+def _check_config(root: Path, config: AblationConfig) -> bool:
+    """Refuse settings ``root``'s ablation cannot continue with; True when its config file is to
+    be written (a new root, or held-out networks added)."""
     stored = stored_settings(root)
     if stored is not None:
         if stored.get("preset_revision") != config.fixed()["preset_revision"]:
@@ -326,15 +329,34 @@ def _check_config(root: Path, config: AblationConfig) -> None:
                 f"{config.fixed()['preset_revision']} and its scores do not compare: move that "
                 "folder aside (it is history) or use another --root"
             )
-        if stored != config.fixed():
-            diff = settings_diff(stored, config.fixed())
+        asked = config.fixed()
+        scored, wanted = stored.pop("held_out"), asked.pop("held_out")
+        if stored != asked:
+            diff = settings_diff(stored, asked)
             raise SearchError(
                 f"ablation in {root} was started with other settings ({diff}); use the same "
-                "settings (only --budget may change) or another --root"
+                "settings (only --budget, --seeds, --arms and --held-out may grow) or another "
+                "--root"
             )
-        return
+        dropped = [arch for arch in scored if arch not in wanted]
+        if dropped:
+            raise SearchError(
+                f"ablation in {root} scores the held-out networks {' '.join(scored)}; "
+                f"--held-out may add networks but not drop {' '.join(dropped)}: name them all "
+                f"(--held-out {' '.join(dict.fromkeys([*scored, *wanted]))})"
+            )
+        return set(wanted) != set(scored)
+    return True
+
+
+def _write_config(root: Path, config: AblationConfig) -> None:
+    """A new root's fixed settings; a grown root's held-out networks (nothing else rewritten:
+    settings it predates keep reading as ``BEFORE_ADDED`` says)."""
+    path = root / CONFIG
+    data = json.loads(path.read_text()) if path.exists() else config.fixed()
+    data["held_out"] = list(config.held_out)
     root.mkdir(parents=True, exist_ok=True)
-    (root / CONFIG).write_text(json.dumps(config.fixed(), indent=1) + "\n")
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def _key(row: dict) -> tuple[str, str, int, int]:
@@ -688,8 +710,10 @@ def run_ablation(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     root = Path(root)
-    _check_config(root, config)
+    write = _check_config(root, config)
     searches = _unfinished(config, root)  # refused before anything is written
+    if write:
+        _write_config(root, config)
     mark = time.perf_counter()  # wall time is added as jobs finish: a killed sitting counts too
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log = root / TRAININGS

@@ -224,6 +224,7 @@ def rescored_markdown(result: AblationResult) -> list[str]:
         return []
     preset = get_preset(config.preset)
     anchors, held = preset.anchor_names, config.held_out
+    each = held if len(held) > 1 else ()  # one column per held-out network beside their mean
     seeds = ", ".join(str(s) for s in rescore_seeds(config))
     lines = [
         "",
@@ -243,8 +244,9 @@ def rescored_markdown(result: AblationResult) -> list[str]:
             else ""
         ),
         "",
-        "| seed | arm | at | candidates | layer | search score | anchors | held-out |",
-        "|---:|---|---|---:|---|---:|---:|---:|",
+        "| seed | arm | at | candidates | layer | search score | anchors | held-out |"
+        + "".join(f" {a} |" for a in each),
+        "|---:|---|---|---:|---|---:|---:|---:|" + "---:|" * len(each),
     ]
     for r in sorted(result.rescored, key=lambda r: (r.point.seed, r.point.arm, r.point.at)):
         p = r.point
@@ -252,8 +254,16 @@ def rescored_markdown(result: AblationResult) -> list[str]:
         lines.append(
             f"| {p.seed} | {p.arm} | {p.at} | {p.candidates or '—'} | `{p.graph.formula()[:50]}` "
             f"| {_pct(p.search_score)} | {_pct(r.mean(anchors))} ({n}) | {_pct(r.mean(held))} |"
+            + "".join(f" {_pct(r.mean([a]))} |" for a in each)
         )
-    lines += ["", "Targets, re-scored (per seed; an empty cell: not reached yet):", ""]
+    lines += [
+        "",
+        "Targets, re-scored (per seed; an empty cell: not reached yet; held-out: the mean over "
+        + ", ".join(held)
+        + ("; each network's lead follows it" if each else "")
+        + "):",
+        "",
+    ]
     lines += [
         "| seed | arm | at N/3 ≥ RS at N | half CPU ≥ RS at N | "
         "at N ≥ BN-ReLU (anchors, held-out) | reranked at N ≥ BN-ReLU (anchors, held-out) |"
@@ -265,7 +275,8 @@ def rescored_markdown(result: AblationResult) -> list[str]:
         if a is None or b is None or not all(x.cells.get(archs[0]) for x in (a, b)):
             return ""
         ahead = a.mean(archs) - b.mean(archs)
-        return f"{'yes' if ahead >= 0 else 'no'} ({100 * ahead:+.1f})"
+        per = "".join(f"; {x} {100 * (a.mean([x]) - b.mean([x])):+.1f}" for x in archs)
+        return f"{'yes' if ahead >= 0 else 'no'} ({100 * ahead:+.1f}{per if archs == each else ''})"
 
     for seed in range(config.seeds):
         rs, bn = found.get((seed, "random", "N")), found.get((seed, "bn_relu", "reference"))
