@@ -126,30 +126,57 @@ def test_sync_is_idempotent_and_a_resumed_search_keeps_its_parent(tmp_path):
     }
 
 
-def test_a_create_run_whose_answer_was_lost_is_adopted_not_repeated(tmp_path):
+def candidate_runs(uri, tracker):
+    return MlflowClient(uri).search_runs(
+        [tracker.experiment_id], filter_string="tags.`evonorm.role` = 'candidate'"
+    )
+
+
+@pytest.mark.parametrize("lost", [ConnectionError("connection reset"), KeyboardInterrupt()])
+def test_a_create_run_whose_answer_was_lost_is_adopted_not_repeated(tmp_path, lost):
     """The server made the run but the answer never came (it went down, or SIGTERM arrived
     mid-request): the next sync logs into that run instead of leaving it RUNNING beside a twin."""
-    search, (a, r, d) = make_search(tmp_path)
+    search, trials = make_search(tmp_path)
     uri = default_tracking_uri(tmp_path / "run")
     tracker = SearchTracker(search, uri)
-    create_run, lost = tracker.client.create_run, []
+    create_run, made = tracker.client.create_run, []
 
     def answer_lost(*args, **kwargs):
         run = create_run(*args, **kwargs)  # the store has it ...
-        if not lost:
-            lost.append(run.info.run_id)
-            raise ConnectionError("connection reset")  # ... the tracker never hears of it
+        if not made:
+            made.append(run.info.run_id)
+            raise lost  # ... the tracker never hears of it
         return run
 
     tracker.client.create_run = answer_lost
-    with pytest.raises(ConnectionError):
+    with pytest.raises(type(lost)):
         tracker.sync()
     assert tracker.sync() == 3
-    runs = MlflowClient(uri).search_runs(
-        [tracker.experiment_id], filter_string="tags.`evonorm.role` = 'candidate'"
-    )
-    assert sorted(int(run.data.tags["evonorm.trial"]) for run in runs) == sorted(
-        (a.trial, r.trial, d.trial)
-    )
-    assert {run.info.status for run in runs} == {"FINISHED"}
-    assert lost[0] in {run.info.run_id for run in runs}
+    runs = candidate_runs(uri, tracker)
+    numbers = sorted(int(r.data.tags["evonorm.trial"]) for r in runs)
+    assert numbers == sorted(t.trial for t in trials)
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert made[0] in {r.info.run_id for r in runs}
+
+
+def test_a_twin_from_a_retried_post_is_deleted_when_the_tracker_closes(tmp_path):
+    """MLflow's HTTP client retries POSTs: a create_run whose first answer was lost can make two
+    runs and return the second. The first, never heard of, is deleted at close (and when a
+    resumed tracker starts)."""
+    search, trials = make_search(tmp_path)
+    uri = default_tracking_uri(tmp_path / "run")
+    tracker = SearchTracker(search, uri)
+    create_run = tracker.client.create_run
+
+    def retried(*args, **kwargs):
+        create_run(*args, **kwargs)  # the first try, committed; its answer lost
+        return create_run(*args, **kwargs)
+
+    tracker.client.create_run = retried
+    assert tracker.sync() == 3
+    assert len(candidate_runs(uri, tracker)) == 6  # three RUNNING twins
+    tracker.close()
+    runs = candidate_runs(uri, tracker)
+    numbers = sorted(int(r.data.tags["evonorm.trial"]) for r in runs)
+    assert numbers == sorted(t.trial for t in trials)
+    assert {r.info.status for r in runs} == {"FINISHED"}

@@ -74,7 +74,6 @@ class SearchTracker:
         self.experiment_id = experiment_id(self.client, experiment, artifact_location)
         self.parent_id = self._parent_run()
         self._logged, self._partial = self._logged_trials()
-        self._uncertain: set[int] = set()  # trials whose create_run got no answer
         self._since_plots = 0
 
     # -- runs --------------------------------------------------------------------------------
@@ -88,36 +87,39 @@ class SearchTracker:
     def _parent_run(self) -> str:
         existing = self._find("search")
         if existing:
-            run_id = existing[0].info.run_id
-            self.client.update_run(run_id, status="RUNNING")
-            return run_id
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=self.search.name,
-            tags={"evonorm.study": self.search.name, "evonorm.role": "search"},
-        )
-        config = self.search.stored_attrs()
-        self.client.log_batch(
-            run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(config.items())]
-        )
+            run = existing[0]
+            self.client.update_run(run.info.run_id, status="RUNNING")
+        else:
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=self.search.name,
+                tags={"evonorm.study": self.search.name, "evonorm.role": "search"},
+            )
+        if not run.data.params:  # new, or made by a start whose next call failed
+            config = self.search.stored_attrs()
+            self.client.log_batch(
+                run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(config.items())]
+            )
         return run.info.run_id
+
+    def _one_per_trial(self, runs: list) -> dict[int, object]:
+        """Each trial's run, its twins deleted. A create_run whose answer was lost (a server
+        going down, a signal mid-request, MLflow's own retry of the POST) made a run the tracker
+        never heard of; it would stay RUNNING beside the one the tracker finished."""
+        kept = {}
+        for run in sorted(runs, key=lambda r: r.info.status != "FINISHED"):  # finished first
+            number = int(run.data.tags["evonorm.trial"])
+            if number in kept:
+                self.client.delete_run(run.info.run_id)
+            else:
+                kept[number] = run
+        return kept
 
     def _logged_trials(self) -> tuple[set[int], dict[int, str]]:
         """Trials with a finished child run, and unfinished child runs by trial."""
-        logged, partial = set(), {}
-        for run in self._find("candidate"):
-            number = int(run.data.tags["evonorm.trial"])
-            if run.info.status == "FINISHED":
-                logged.add(number)
-            else:
-                partial[number] = run.info.run_id
-        return logged, partial
-
-    def _server_run(self, number: int) -> str | None:
-        """The run an unanswered ``create_run`` may have made: a lost answer (a server going
-        down, a signal mid-request) must not leave a second, forever-RUNNING run for the trial."""
-        runs = self._find("candidate", number)
-        return runs[0].info.run_id if runs else None
+        runs = self._one_per_trial(self._find("candidate"))
+        logged = {n for n, run in runs.items() if run.info.status == "FINISHED"}
+        return logged, {n: run.info.run_id for n, run in runs.items() if n not in logged}
 
     def sync(self, *, plots: bool | None = None) -> int:
         """Log every recorded trial without a child run; refresh the search plots every
@@ -125,7 +127,6 @@ class SearchTracker:
         new = [r for r in self.search.records() if r.status and r.number not in self._logged]
         for trial in new:
             self._log_candidate(trial)
-            self._logged.add(trial.number)
         self._since_plots += len(new)
         if plots or (plots is None and self._since_plots >= self.plot_every):
             self.log_search_artifacts()
@@ -144,15 +145,14 @@ class SearchTracker:
             "evonorm.reason": attrs.get("reason", "")[:5000],
         }
         run_id = self._partial.get(trial.number)
-        if run_id is None and trial.number in self._uncertain:
-            run_id = self._server_run(trial.number)
+        if run_id is None:  # a failed earlier try may have made it without the tracker knowing
+            found = self._one_per_trial(self._find("candidate", trial.number))
+            run_id = found[trial.number].info.run_id if found else None
         if run_id is None:
             name = f"{self.search.name}-{trial.number:05d}"
-            self._uncertain.add(trial.number)  # until the answer arrives
             run_id = self.client.create_run(
                 self.experiment_id, run_name=name, tags=tags
             ).info.run_id
-        self._uncertain.discard(trial.number)
         self._partial[trial.number] = run_id  # until finished: a retry logs into this run
         params = {
             k: attrs.get(k) for k in ("formula", "hash", "parent", "space", "generation", "origin")
@@ -184,6 +184,7 @@ class SearchTracker:
             self.client.log_figure(run_id, figure, "graph.png")
             plt.close(figure)
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        self._logged.add(trial.number)
         del self._partial[trial.number]
 
     # -- search-level artifacts --------------------------------------------------------------
@@ -221,6 +222,7 @@ class SearchTracker:
     def close(self, status: str = "FINISHED") -> None:
         """Final plots and the parent run's status (FINISHED, FAILED or KILLED)."""
         self.sync(plots=True)
+        self._logged_trials()  # twins made by a retried POST no lookup could see
         self.client.set_terminated(self.parent_id, status)
 
 
