@@ -320,6 +320,7 @@ def test_the_seed_std_is_the_spread_of_the_per_seed_means_over_networks():
     assert r.seed_std(["a", "b"]) == pytest.approx(statistics.stdev([0.71, 0.79, 0.90]))
     assert math.isnan(r.seed_std(["a", "c"]))  # one seed on c: no spread to speak of
     assert r.mean(["a", "b"]) == pytest.approx(statistics.fmean([0.7, 0.8, 0.9, 0.72, 0.78, 0.9]))
+    assert math.isnan(r.mean(["a", "d"]))  # d not trained yet: no mean over part of the set
 
 
 def test_each_arm_is_the_search_it_names():
@@ -427,6 +428,13 @@ def test_bad_settings_are_one_clear_error(tmp_path, capsys):
     assert main(args) == 2
     assert "no architecture 'lenet'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.md").exists()
+    for odd in (["vgg", "resnet"], ["vgg", "vgg"]):  # an anchor; a network twice
+        at = args.index("lenet")
+        assert main([*args[:at], *odd, *args[at + 1 :]]) == 2
+        err = capsys.readouterr().err
+        assert "held-out networks must be distinct ones among resnet_basic, mnasnet, vgg" in err
+        assert f"got {' '.join(odd)}" in err
+        assert not (tmp_path / "r").exists() and not (tmp_path / "x.md").exists()
     with pytest.raises(ValueError, match="warmup"):
         AblationConfig(preset="smoke", population=2, tournament=2, warmup=3)
 

@@ -104,6 +104,9 @@ WARM_LAYERS = ("bn_relu", "bn_silu", "evonorm_b0", "evonorm_s0")
 TRAININGS = "trainings.jsonl"
 GROWING = ("budget", "seeds", "arms")  # settings a resumed ablation may raise
 CONFIG = "config.json"
+# seconds between wall-time writes: a search job lasts hours, and a sitting killed in the middle of
+# one (SIGTERM or SIGKILL, no clean exit) must still count (ablation-G lost 94 min that way)
+WALL_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,13 @@ class AblationConfig:
             preset.arch(arch)
         if len(self.held_out) < 1:
             raise ValueError("the ablation needs at least one held-out architecture")
+        odd = [a for a in self.held_out if a not in preset.held_out_names]
+        if odd or len(set(self.held_out)) < len(self.held_out):
+            raise ValueError(
+                f"held-out networks must be distinct ones among "
+                f"{', '.join(preset.held_out_names)} (preset {self.preset}), got "
+                f"{' '.join(self.held_out)}"
+            )
         unknown = [b for b in self.baselines if b not in KNOWN_LAYERS]
         if unknown:
             raise ValueError(f"unknown baselines {unknown}; known: {', '.join(KNOWN_LAYERS)}")
@@ -637,8 +647,12 @@ class Rescored:
     cells: dict[str, list[float]]
 
     def mean(self, archs: Iterable[str]) -> float:
-        values = [v for a in archs for v in self.cells.get(a, [])]
-        return statistics.fmean(values) if values else float("nan")
+        """Over ``archs`` and seeds; NaN until every one of ``archs`` has a training (a mean
+        over some of them would compare unlike things)."""
+        cells = [self.cells.get(a, []) for a in archs]
+        if not cells or not all(cells):
+            return float("nan")
+        return statistics.fmean(v for values in cells for v in values)
 
     def seed_std(self, archs: Iterable[str]) -> float:
         """Spread over the re-scoring seeds of the mean over ``archs``: the sample std, as the
@@ -766,7 +780,7 @@ def run_ablation(
 
             queue_trainings()
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=WALL_EVERY, return_when=FIRST_COMPLETED)
                 now = time.perf_counter()
                 _wall(root, now - mark)
                 mark = now

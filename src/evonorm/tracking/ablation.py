@@ -271,12 +271,12 @@ def rescored_markdown(result: AblationResult) -> list[str]:
     lines += ["|---:|---|---|---|---|---|"]
     found = {(r.point.seed, r.point.arm, r.point.at): r for r in result.rescored}
 
-    def beats(a, b, archs) -> str:
-        if a is None or b is None or not all(x.cells.get(archs[0]) for x in (a, b)):
+    def beats(a, b, archs, *, per_network: bool = False) -> str:
+        if a is None or b is None or not all(math.isfinite(x.mean(archs)) for x in (a, b)):
             return ""
         ahead = a.mean(archs) - b.mean(archs)
-        per = "".join(f"; {x} {100 * (a.mean([x]) - b.mean([x])):+.1f}" for x in archs)
-        return f"{'yes' if ahead >= 0 else 'no'} ({100 * ahead:+.1f}{per if archs == each else ''})"
+        per = _leads(a, b, archs) if per_network else ""
+        return f"{'yes' if ahead >= 0 else 'no'} ({100 * ahead:+.1f}{per})"
 
     for seed in range(config.seeds):
         rs, bn = found.get((seed, "random", "N")), found.get((seed, "bn_relu", "reference"))
@@ -284,10 +284,10 @@ def rescored_markdown(result: AblationResult) -> list[str]:
             if arm == "random":
                 continue
             third, half = (found.get((seed, arm, at)) for at in ("N/3", "half CPU"))
-            versus_bn = [
-                f"{beats(best, bn, anchors)}, {beats(best, bn, held)}".strip(", ")
-                for best in (found.get((seed, arm, at)) for at in ("N", RERANKED))
-            ]
+            versus_bn = []
+            for best in (found.get((seed, arm, at)) for at in ("N", RERANKED)):
+                on_held = beats(best, bn, held, per_network=bool(each))
+                versus_bn.append(f"{beats(best, bn, anchors)}, {on_held}".strip(", "))
             lines.append(
                 f"| {seed} | {arm} | {beats(third, rs, anchors)} | {beats(half, rs, anchors)} | "
                 f"{' | '.join(versus_bn)} |"
@@ -317,8 +317,9 @@ def warm_target_markdown(result: AblationResult, found: dict) -> list[str]:
     for seed, at in ((s, at) for s in range(config.seeds) for at in ("N", RERANKED)):
         warm, bn = found.get((seed, "warm", at)), found.get((seed, "bn_relu", "reference"))
         refs = [found[(seed, n, "reference")] for n in known if (seed, n, "reference") in found]
-        refs = [r for r in refs if r.cells.get(anchors[0])]
-        if warm is None or bn is None or not refs or not warm.cells.get(anchors[0]):
+        trained = (*anchors, *held)
+        refs = [r for r in refs if math.isfinite(r.mean(trained))]
+        if warm is None or bn is None or not refs or not math.isfinite(warm.mean(trained)):
             continue
         top_a = max(refs, key=lambda r: r.mean(anchors))
         top_h = max(refs, key=lambda r: r.mean(held))
@@ -332,9 +333,15 @@ def warm_target_markdown(result: AblationResult, found: dict) -> list[str]:
         lines.append(
             f"| {seed} | {at} | `{warm.point.graph.formula()[:40]}` | {name_a} "
             f"{_pct(top_a.mean(anchors))} | {100 * lead_a:+.1f} | {_pct(bar)} | "
-            f"{name_h} {_pct(top_h.mean(held))} | {100 * lead_h:+.1f} | {met} |"
+            f"{name_h} {_pct(top_h.mean(held))} | {100 * lead_h:+.1f}"
+            f"{_leads(warm, top_h, held) if len(held) > 1 else ''} | {met} |"
         )
     return lines
+
+
+def _leads(a, b, archs) -> str:
+    """``; NET +x.x`` for each network: ``a``'s lead over ``b`` there, in points."""
+    return "".join(f"; {x} {100 * (a.mean([x]) - b.mean([x])):+.1f}" for x in archs)
 
 
 def write_results(result: AblationResult, out: Path, *, command: str, root: Path) -> Path:
