@@ -15,6 +15,13 @@ training appends one row to ``results/lr_fit.jsonl``; a rerun skips what the log
     .venv/bin/python bench/lr_fit.py --layers bn_relu bn_silu evonorm_b0 \\
         results/ablation/ablation-E:a1b2c3 --archs resnet resnet_basic vgg
 
+``--budgets`` multiplies the rerank budget's steps (default 1): whether a gap at 200 steps
+is the layer or the short training, at the preset rate (``--scales 1``):
+
+    .venv/bin/python bench/lr_fit.py --layers bn_relu bn_silu evonorm_b0 \\
+        results/ablation/ablation-E:9ee4941a6a --archs resnet_basic vgg mnasnet --scales 1 \\
+        --budgets 1 4
+
 ``--roots`` asks the selection question instead: every layer the roots trained on every network
 (anchor mean at or above ``--floor``; the same pool as bench/anchor_transfer.py, layers found
 in the roots' studies) is trained on the anchors at each scale, and the report gives the
@@ -97,7 +104,11 @@ def correlations(rows: dict, held: dict[str, float], archs: list[str], scales: l
     from scipy.stats import spearmanr
 
     def score(layer, picked):
-        values = [v for k, v in rows.items() if k[0] == layer and k[1] in archs and k[2] in picked]
+        values = [
+            v
+            for (name, arch, scale, _, budget), v in rows.items()
+            if name == layer and arch in archs and scale in picked and budget == 1.0
+        ]
         return statistics.fmean(values) if values else None
 
     choices = {f"anchor mean at ×{s:g}": [s] for s in scales}
@@ -121,13 +132,14 @@ def _init() -> None:
     torch.set_num_threads(1)
 
 
-def _train(graph: dict, arch: str, scale: float, seed: int) -> float:
+def _train(graph: dict, arch: str, scale: float, seed: int, budget: float) -> float:
     preset = get_preset(PRESET)
     if "data" not in _DATA:
         _DATA["data"] = preset.load_data(seed=DATA_SEED)
     base = preset.rerank_train
     lr = (preset.arch(arch).lr or base.lr) * scale
-    config = dataclasses.replace(base, eval_split="rerank", lr=lr)
+    steps = round(base.steps * budget)
+    config = dataclasses.replace(base, eval_split="rerank", lr=lr, steps=steps)
     model = seeded_model(LayerGraph.from_dict(graph), arch, preset, seed)
     return train(model, _DATA["data"], config, seed=seed).accuracy
 
@@ -137,37 +149,57 @@ def logged() -> dict:
     if LOG.exists():
         for line in LOG.read_text().splitlines():
             row = json.loads(line)
-            rows[(row["layer"], row["arch"], row["scale"], row["seed"])] = row["acc"]
+            key = (row["layer"], row["arch"], row["scale"], row["seed"], row.get("budget", 1.0))
+            rows[key] = row["acc"]
     return rows
 
 
-def report(rows: dict, labels: list[str], archs: list[str], scales: list[float]) -> None:
-    def mean(layer, arch, scale):
-        values = [v for k, v in rows.items() if k[:3] == (layer, arch, scale)]
+def report(rows: dict, labels: list[str], archs: list[str], columns: list[tuple]) -> None:
+    """Accuracy per ``(scale, budget)`` column, and each layer's gap to BN-ReLU at the preset
+    rate per budget and at its best column."""
+
+    def mean(layer, arch, column):
+        values = [
+            v for k, v in rows.items() if k[:3] == (layer, arch, column[0]) and k[4] == column[1]
+        ]
         return statistics.fmean(values) if values else None
 
-    print("\nAccuracy % (mean over seeds) per learning-rate scale; best: the layer's best scale\n")
-    print("| layer | network | " + " | ".join(f"×{s:g}" for s in scales) + " | best |")
-    print("|---|---|" + "---:|" * (len(scales) + 1))
+    def name(column):
+        scale, budget = column
+        return f"×{scale:g}" + (f", {budget:g}× steps" if budget != 1.0 else "")
+
+    print(
+        "\nAccuracy % (mean over seeds) per learning-rate scale and step budget; best: the "
+        "layer's best column\n"
+    )
+    print("| layer | network | " + " | ".join(name(c) for c in columns) + " | best |")
+    print("|---|---|" + "---:|" * (len(columns) + 1))
     best = {}
     for layer in labels:
         for arch in archs:
-            cells = [mean(layer, arch, s) for s in scales]
+            cells = [mean(layer, arch, c) for c in columns]
             known = [c for c in cells if c is not None]
             best[(layer, arch)] = max(known) if known else None
-            shown = [f"{100 * c:.1f}" if c is not None else "–" for c in [*cells]]
+            shown = [f"{100 * c:.1f}" if c is not None else "–" for c in cells]
             top = f"{100 * max(known):.1f}" if known else "–"
             print(f"| {layer} | {arch} | " + " | ".join(shown) + f" | {top} |")
     if "bn_relu" not in labels:
         return
-    print("\nGap to BN-ReLU (points), at the preset rate (×1) and each at its best scale\n")
-    print("| layer | " + " | ".join(f"{a} ×1 | {a} best" for a in archs) + " |")
-    print("|---|" + "---:|" * (2 * len(archs)))
-    for layer in labels[1:] if labels[0] == "bn_relu" else labels:
+    at_preset = [c for c in columns if c[0] == 1.0]
+    print(
+        "\nGap to BN-ReLU (points), at the preset rate (×1) per step budget and each at its "
+        "best column\n"
+    )
+    heads = [f"{a} {name(c)}" for a in archs for c in at_preset] + [f"{a} best" for a in archs]
+    print("| layer | " + " | ".join(heads) + " |")
+    print("|---|" + "---:|" * len(heads))
+    for layer in [x for x in labels if x != "bn_relu"]:
         cells = []
         for arch in archs:
-            one, ref = mean(layer, arch, 1.0), mean("bn_relu", arch, 1.0)
-            cells.append(f"{100 * (one - ref):+.1f}" if None not in (one, ref) else "–")
+            for column in at_preset:
+                one, ref = mean(layer, arch, column), mean("bn_relu", arch, column)
+                cells.append(f"{100 * (one - ref):+.1f}" if None not in (one, ref) else "–")
+        for arch in archs:
             b, rb = best[(layer, arch)], best[("bn_relu", arch)]
             cells.append(f"{100 * (b - rb):+.1f}" if None not in (b, rb) else "–")
         print(f"| {layer} | " + " | ".join(cells) + " |")
@@ -179,6 +211,9 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["resnet", "resnet_basic", "vgg"])
     parser.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0, 2.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102])
+    parser.add_argument(
+        "--budgets", nargs="+", type=float, default=[1.0], help="rerank steps multipliers"
+    )
     parser.add_argument("--roots", nargs="+", type=Path, help="ablation roots to pool layers from")
     parser.add_argument("--floor", type=float, default=0.6, help="anchor mean a pooled layer needs")
     parser.add_argument("--report", action="store_true", help="print the log's tables only")
@@ -191,27 +226,32 @@ def main() -> None:
     rows = logged()
     if not args.report:
         jobs = [
-            (label, arch, scale, seed)
+            (label, arch, scale, seed, budget)
+            for budget in args.budgets
             for seed in args.seeds
             for scale in args.scales
             for arch in args.archs
             for label in layers
-            if (label, arch, scale, seed) not in rows
+            if (label, arch, scale, seed, budget) not in rows
         ]
         LOG.parent.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(2, initializer=_init) as pool, LOG.open("a") as log:
             futures = {pool.submit(_train, layers[job[0]].to_dict(), *job[1:]): job for job in jobs}
-            for future, (label, arch, scale, seed) in futures.items():
+            for future, job in futures.items():
                 acc = future.result()
+                label, arch, scale, seed, budget = job
                 row = {"layer": label, "arch": arch, "scale": scale, "seed": seed, "acc": acc}
+                if budget != 1.0:  # rows before --budgets existed are the rerank budget
+                    row["budget"] = budget
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-                rows[(label, arch, scale, seed)] = acc
+                rows[job] = acc
                 print(json.dumps({**row, "formula": layers[label].formula()[:60]}), flush=True)
     if held:
         correlations(rows, held, args.archs, args.scales)
     else:
-        report(rows, list(layers), args.archs, args.scales)
+        columns = [(scale, budget) for budget in args.budgets for scale in args.scales]
+        report(rows, list(layers), args.archs, columns)
 
 
 if __name__ == "__main__":
