@@ -728,7 +728,7 @@ def run_ablation(
     searches = _unfinished(config, root)  # refused before anything is written
     if write:
         _write_config(root, config)
-    mark = time.perf_counter()  # wall time is added as jobs finish: a killed sitting counts too
+    mark = time.perf_counter()  # wall time is added every WALL_EVERY s: a killed sitting counts
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log = root / TRAININGS
     done = _load_trainings(root)

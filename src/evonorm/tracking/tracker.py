@@ -222,7 +222,7 @@ class SearchTracker:
     def close(self, status: str = "FINISHED") -> None:
         """Final plots and the parent run's status (FINISHED, FAILED or KILLED)."""
         self.sync(plots=True)
-        self._logged_trials()  # twins made by a retried POST no lookup could see
+        self._one_per_trial(self._find("candidate"))  # twins of a retried POST no lookup saw
         self.client.set_terminated(self.parent_id, status)
 
 
