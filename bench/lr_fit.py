@@ -31,6 +31,14 @@ robustness of a layer never sees a held-out network.
 
     .venv/bin/python bench/lr_fit.py --roots results/ablation/ablation-{C,D,E,E-warm} \\
         --archs resnet mobilenet_v2 efficientnet_b0 --seeds 100 --floor 0.6
+
+With ``--budgets`` and held-out networks among ``--archs``, the same pool asks whether the
+search's short trainings rank layers as longer ones do: anchor scores at each step budget are
+correlated with the held-out networks' mean in this log at each budget too:
+
+    .venv/bin/python bench/lr_fit.py --roots results/ablation/ablation-{C,D,E,E-warm} \\
+        --archs resnet mobilenet_v2 efficientnet_b0 resnet_basic vgg mnasnet --scales 1 \\
+        --budgets 1 4 --seeds 100 --floor 0.7
 """
 
 from __future__ import annotations
@@ -99,33 +107,59 @@ def pooled(roots: list[Path], floor: float) -> tuple[dict[str, LayerGraph], dict
     return graphs, {h: wanted[h] for h in graphs}
 
 
-def correlations(rows: dict, held: dict[str, float], archs: list[str], scales: list[float]):
-    """Spearman of anchor scores at chosen rates with the roots' held-out mean."""
+def correlations(rows: dict, held: dict[str, float], archs: list[str], columns: list[tuple]):
+    """Spearman of anchor scores at each ``(scale, budget)`` column with the held-out mean the
+    roots measured (preset rate, rerank budget) and, where ``archs`` holds held-out networks,
+    with their mean in this log at each step budget."""
     from scipy.stats import spearmanr
 
-    def score(layer, picked):
-        values = [
-            v
-            for (name, arch, scale, _, budget), v in rows.items()
-            if name == layer and arch in archs and scale in picked and budget == 1.0
-        ]
-        return statistics.fmean(values) if values else None
+    preset = get_preset(PRESET)
+    anchors = [a for a in archs if a in preset.anchor_names]
+    others = [a for a in archs if a not in preset.anchor_names]
 
-    choices = {f"anchor mean at ×{s:g}": [s] for s in scales}
-    choices["anchor mean over all scales"] = scales
-    choices["anchor mean at ×1 and ×2"] = [1.0, 2.0]
+    def score(layer, nets, picked):
+        values = {
+            (arch, scale, seed, budget): v
+            for (name, arch, scale, seed, budget), v in rows.items()
+            if name == layer and arch in nets and (scale, budget) in picked
+        }
+        if not nets or {key[0] for key in values} != set(nets):
+            return None  # a network not trained in these columns
+        return statistics.fmean(values.values())
+
+    def name(picked):
+        return " and ".join(
+            f"×{scale:g}" + (f", {budget:g}× steps" if budget != 1.0 else "")
+            for scale, budget in picked
+        )
+
+    choices = {f"anchor mean at {name([c])}": [c] for c in columns if anchors}
+    at_preset = [c for c in columns if c[1] == 1.0]
+    if len(at_preset) > 1:
+        choices["anchor mean over the rates"] = at_preset
+    if {(1.0, 1.0), (2.0, 1.0)} <= set(at_preset):
+        choices["anchor mean at ×1 and ×2"] = [(1.0, 1.0), (2.0, 1.0)]
     layers = list(held)
-    print(f"\nSpearman with the held-out mean at the preset rate, across {len(layers)} layers\n")
-    print("| selection score | Spearman (p) |")
-    print("|---|---:|")
-    for name, picked in choices.items():
-        if not set(picked) <= set(scales):
-            continue
-        xs = [score(layer, picked) for layer in layers]
-        if None in xs:
-            continue
-        result = spearmanr(xs, [held[layer] for layer in layers])
-        print(f"| {name} | {result.statistic:+.2f} ({result.pvalue:.2f}) |")
+    targets = {"held-out mean (roots)": [held[layer] for layer in layers]}
+    for budget in sorted({c[1] for c in columns}):
+        if others and (1.0, budget) in columns:
+            label = f"{'/'.join(others)} at {budget:g}× steps"
+            targets[label] = [score(layer, others, [(1.0, budget)]) for layer in layers]
+    print(f"\nSpearman (p) across {len(layers)} layers; held-out mean (roots): the ablations'")
+    print("re-scores on their held-out networks at the preset rate and the rerank budget\n")
+    print("| selection score | " + " | ".join(targets) + " |")
+    print("|---|" + "---:|" * len(targets))
+    for label, picked in choices.items():
+        xs = [score(layer, anchors, picked) for layer in layers]
+        cells = []
+        for ys in targets.values():
+            pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if None not in (x, y)]
+            if len(pairs) < 3:
+                cells.append("–")
+                continue
+            result = spearmanr([x for x, _ in pairs], [y for _, y in pairs])
+            cells.append(f"{result.statistic:+.2f} ({result.pvalue:.2f}, n {len(pairs)})")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def _init() -> None:
@@ -247,10 +281,10 @@ def main() -> None:
                 log.flush()
                 rows[job] = acc
                 print(json.dumps({**row, "formula": layers[label].formula()[:60]}), flush=True)
+    columns = [(scale, budget) for budget in args.budgets for scale in args.scales]
     if held:
-        correlations(rows, held, args.archs, args.scales)
+        correlations(rows, held, args.archs, columns)
     else:
-        columns = [(scale, budget) for budget in args.budgets for scale in args.scales]
         report(rows, list(layers), args.archs, columns)
 
 
