@@ -107,6 +107,12 @@ def pooled(roots: list[Path], floor: float) -> tuple[dict[str, LayerGraph], dict
     return graphs, {h: wanted[h] for h in graphs}
 
 
+def column_name(column: tuple[float, float]) -> str:
+    """``×1`` or ``×1, 4× steps``: a learning-rate scale and a step budget."""
+    scale, budget = column
+    return f"×{scale:g}" + (f", {budget:g}× steps" if budget != 1.0 else "")
+
+
 def correlations(rows: dict, held: dict[str, float], archs: list[str], columns: list[tuple]):
     """Spearman of anchor scores at each ``(scale, budget)`` column with the held-out mean the
     roots measured (preset rate, rerank budget) and, where ``archs`` holds held-out networks,
@@ -118,22 +124,16 @@ def correlations(rows: dict, held: dict[str, float], archs: list[str], columns: 
     others = [a for a in archs if a not in preset.anchor_names]
 
     def score(layer, nets, picked):
-        values = {
-            (arch, scale, seed, budget): v
-            for (name, arch, scale, seed, budget), v in rows.items()
+        found = [
+            (arch, v)
+            for (name, arch, scale, _, budget), v in rows.items()
             if name == layer and arch in nets and (scale, budget) in picked
-        }
-        if not nets or {key[0] for key in values} != set(nets):
+        ]
+        if not nets or {arch for arch, _ in found} != set(nets):
             return None  # a network not trained in these columns
-        return statistics.fmean(values.values())
+        return statistics.fmean(v for _, v in found)
 
-    def name(picked):
-        return " and ".join(
-            f"×{scale:g}" + (f", {budget:g}× steps" if budget != 1.0 else "")
-            for scale, budget in picked
-        )
-
-    choices = {f"anchor mean at {name([c])}": [c] for c in columns if anchors}
+    choices = {f"anchor mean at {column_name(c)}": [c] for c in columns if anchors}
     at_preset = [c for c in columns if c[1] == 1.0]
     if len(at_preset) > 1:
         choices["anchor mean over the rates"] = at_preset
@@ -198,15 +198,11 @@ def report(rows: dict, labels: list[str], archs: list[str], columns: list[tuple]
         ]
         return statistics.fmean(values) if values else None
 
-    def name(column):
-        scale, budget = column
-        return f"×{scale:g}" + (f", {budget:g}× steps" if budget != 1.0 else "")
-
     print(
         "\nAccuracy % (mean over seeds) per learning-rate scale and step budget; best: the "
         "layer's best column\n"
     )
-    print("| layer | network | " + " | ".join(name(c) for c in columns) + " | best |")
+    print("| layer | network | " + " | ".join(column_name(c) for c in columns) + " | best |")
     print("|---|---|" + "---:|" * (len(columns) + 1))
     best = {}
     for layer in labels:
@@ -224,7 +220,9 @@ def report(rows: dict, labels: list[str], archs: list[str], columns: list[tuple]
         "\nGap to BN-ReLU (points), at the preset rate (×1) per step budget and each at its "
         "best column\n"
     )
-    heads = [f"{a} {name(c)}" for a in archs for c in at_preset] + [f"{a} best" for a in archs]
+    heads = [f"{a} {column_name(c)}" for a in archs for c in at_preset] + [
+        f"{a} best" for a in archs
+    ]
     print("| layer | " + " | ".join(heads) + " |")
     print("|---|" + "---:|" * len(heads))
     for layer in [x for x in labels if x != "bn_relu"]:
