@@ -188,6 +188,24 @@ def logged() -> dict:
     return rows
 
 
+def train_missing(layers: dict[str, LayerGraph], jobs: list[tuple], rows: dict, workers=2):
+    """Train each ``(label, arch, scale, seed, budget)`` job on ``workers`` one-thread
+    processes, appending a row to the log (and to ``rows``) as each ends."""
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(workers, initializer=_init) as pool, LOG.open("a") as log:
+        futures = {pool.submit(_train, layers[job[0]].to_dict(), *job[1:]): job for job in jobs}
+        for future, job in futures.items():
+            acc = future.result()
+            label, arch, scale, seed, budget = job
+            row = {"layer": label, "arch": arch, "scale": scale, "seed": seed, "acc": acc}
+            if budget != 1.0:  # rows before --budgets existed are the rerank budget
+                row["budget"] = budget
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            rows[job] = acc
+            print(json.dumps({**row, "formula": layers[label].formula()[:60]}), flush=True)
+
+
 def report(rows: dict, labels: list[str], archs: list[str], columns: list[tuple]) -> None:
     """Accuracy per ``(scale, budget)`` column, and each layer's gap to BN-ReLU at the preset
     rate per budget and at its best column."""
@@ -266,19 +284,7 @@ def main() -> None:
             for label in layers
             if (label, arch, scale, seed, budget) not in rows
         ]
-        LOG.parent.mkdir(parents=True, exist_ok=True)
-        with ProcessPoolExecutor(2, initializer=_init) as pool, LOG.open("a") as log:
-            futures = {pool.submit(_train, layers[job[0]].to_dict(), *job[1:]): job for job in jobs}
-            for future, job in futures.items():
-                acc = future.result()
-                label, arch, scale, seed, budget = job
-                row = {"layer": label, "arch": arch, "scale": scale, "seed": seed, "acc": acc}
-                if budget != 1.0:  # rows before --budgets existed are the rerank budget
-                    row["budget"] = budget
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-                rows[job] = acc
-                print(json.dumps({**row, "formula": layers[label].formula()[:60]}), flush=True)
+        train_missing(layers, jobs, rows)
     columns = [(scale, budget) for budget in args.budgets for scale in args.scales]
     if held:
         correlations(rows, held, args.archs, columns)
