@@ -265,6 +265,7 @@ def main() -> None:
         "--budgets", nargs="+", type=float, default=[1.0], help="rerank steps multipliers"
     )
     parser.add_argument("--roots", nargs="+", type=Path, help="ablation roots to pool layers from")
+    parser.add_argument("--workers", type=int, default=2, help="one-thread training processes")
     parser.add_argument("--floor", type=float, default=0.6, help="anchor mean a pooled layer needs")
     parser.add_argument("--report", action="store_true", help="print the log's tables only")
     args = parser.parse_args()
@@ -284,7 +285,7 @@ def main() -> None:
             for label in layers
             if (label, arch, scale, seed, budget) not in rows
         ]
-        train_missing(layers, jobs, rows)
+        train_missing(layers, jobs, rows, args.workers)
     columns = [(scale, budget) for budget in args.budgets for scale in args.scales]
     if held:
         correlations(rows, held, args.archs, columns)
