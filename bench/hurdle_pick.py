@@ -23,27 +23,22 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ablation_progress import copied_records  # bench/ is the script's folder
 from evonorm import known_layer
-from evonorm.evolve import Search, open_storage
 from evonorm.proxy.presets import get_preset
 from evonorm.space.graph import LayerGraph
-from lr_fit import PRESET, logged, train_missing  # bench/ is the script's folder
+from lr_fit import PRESET, logged, train_missing
 
 
 def top_layers(study: Path, top: int, n: int) -> list[tuple[str, float, LayerGraph]]:
     """``(hash prefix, search score, graph)`` of the ``top`` best accepted layers among the
     first ``n`` finished candidates of ``study``, read from a copy of its journal."""
-    with tempfile.TemporaryDirectory() as copy:
-        shutil.copy(study, Path(copy) / study.name)
-        search = Search.open(study.stem, open_storage(f"journal:{Path(copy) / study.name}"))
-        records = [r for r in search.records() if r.status is not None][:n]
+    records = [r for r in copied_records(study) if r.status is not None][:n]
     best: dict[str, tuple[str, float, LayerGraph]] = {}
     for r in records:
         if r.status == "accepted" and r.values:
