@@ -1,0 +1,96 @@
+"""Does the second seed of ``--repeats 2`` rank the top of a search better than one seed?
+
+For each finished search whose accepted layers were trained under two seeds, the ablation's
+rerank pick already retrained its 10 best layers by search score with fresh seeds (200, 201,
+rerank budget, the ``search`` split: the ``split: search`` rows of the root's
+``trainings.jsonl``). That retraining is an independent, longer measurement of what the search
+score estimates, so it can judge the search score made of one seed (``repeat0``) against the
+mean of two. Per search, and pooled over searches after centring each search's scores:
+Spearman of each score with the retraining, and the retraining's value of the layer each score
+puts first, against the best of the 10 (the loss a tournament deciding on that score takes).
+
+The finalists were chosen by the two-seed mean, so that score's range is cut more than the
+one-seed score's: if anything the comparison is tilted towards one seed.
+
+    .venv/bin/python bench/repeat_value.py results/ablation/ablation-{E,G,E-warm,E-warm-keep}
+"""
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from ablation_progress import copied_records  # bench/ is the script's folder
+from evonorm.evolve.ablation import PICK_SEED
+
+
+def retrained(root: Path) -> dict[tuple[int, str], float]:
+    """``(search seed, layer hash) -> mean pick accuracy (%)`` over the anchors and pick seeds."""
+    rows = defaultdict(list)
+    for line in (root / "trainings.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("split") == "search" and row.get("train_seed", 0) >= PICK_SEED:
+            rows[(row["seed"], row["hash"])].append(100 * row["result"]["accuracy"])
+    return {key: float(np.mean(accs)) for key, accs in rows.items()}
+
+
+def finalists(journal: Path, picks: dict, top: int) -> list[tuple[float, float, float]]:
+    """``(one-seed score, two-seed score, retrained)`` of a search's ``top`` retrained layers."""
+    seed = int(journal.stem.rsplit("-s", 1)[1])
+    out = []
+    for record in copied_records(journal):
+        metrics = record.attrs.get("metrics") or {}
+        key = (seed, record.attrs.get("hash"))
+        if record.status != "accepted" or key not in picks:
+            continue
+        anchors = sorted({name.split("/")[1] for name in metrics if name.endswith("/repeat1")})
+        if not anchors:
+            continue
+        one = np.mean([metrics[f"accuracy/{a}/repeat0"] for a in anchors])
+        two = np.mean([metrics[f"accuracy/{a}/repeat{k}"] for a in anchors for k in (0, 1)])
+        out.append((100 * one, 100 * two, picks[key]))
+    # a layer random search picked on the same seed may sit in this search's random prefix too;
+    # the finalists are this search's top ones by its own (two-seed) score
+    return sorted(out, key=lambda row: -row[1])[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+", type=Path, help="finished ablation roots")
+    parser.add_argument("--top", type=int, default=10, help="finalists per search (the roots')")
+    args = parser.parse_args()
+    print(
+        "| search | layers | Spearman, one seed | Spearman, two seeds | "
+        "loss of the one-seed top | loss of the two-seed top |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    pooled, losses = [], []
+    for root in args.roots:
+        picks = retrained(root)
+        for journal in sorted(root.glob("*-s*.log")):
+            rows = np.array(finalists(journal, picks, args.top))
+            if len(rows) < 3:
+                continue
+            one, two, target = rows.T
+            loss = [target.max() - target[np.argmax(score)] for score in (one, two)]
+            losses.append(loss)
+            pooled.append(rows - rows.mean(axis=0))
+            rho = [spearmanr(score, target)[0] for score in (one, two)]
+            print(
+                f"| {root.name}/{journal.stem} | {len(rows)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
+                f"{loss[0]:.1f} | {loss[1]:.1f} |"
+            )
+    one, two, target = np.concatenate(pooled).T
+    rho = [spearmanr(score, target)[0] for score in (one, two)]
+    loss = np.mean(losses, axis=0)
+    print(
+        f"| pooled, centred per search | {len(target)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
+        f"{loss[0]:.1f} (mean) | {loss[1]:.1f} (mean) |"
+    )
+
+
+if __name__ == "__main__":
+    main()
