@@ -16,32 +16,30 @@ one-seed score's: if anything the comparison is tilted towards one seed.
 """
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from ablation_progress import copied_records  # bench/ is the script's folder
-from evonorm.evolve.ablation import PICK_SEED
+from ablation_progress import copied_searches  # bench/ is the script's folder
+from evonorm.evolve import Search
+from evonorm.evolve.ablation import PICK_SEED, _load_trainings
 
 
 def retrained(root: Path) -> dict[tuple[int, str], float]:
     """``(search seed, layer hash) -> mean pick accuracy (%)`` over the anchors and pick seeds."""
     rows = defaultdict(list)
-    for line in (root / "trainings.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row.get("split") == "search" and row.get("train_seed", 0) >= PICK_SEED:
-            rows[(row["seed"], row["hash"])].append(100 * row["result"]["accuracy"])
+    for (layer, _, seed, train_seed), row in _load_trainings(root).items():
+        if train_seed >= PICK_SEED:  # the pick seeds, scored on the search split
+            rows[(seed, layer)].append(100 * row["result"]["accuracy"])
     return {key: float(np.mean(accs)) for key, accs in rows.items()}
 
 
-def finalists(journal: Path, picks: dict, top: int) -> list[tuple[float, float, float]]:
+def finalists(search: Search, seed: int, picks: dict, top: int) -> list[tuple[float, ...]]:
     """``(one-seed score, two-seed score, retrained)`` of a search's ``top`` retrained layers."""
-    seed = int(journal.stem.rsplit("-s", 1)[1])
     out = []
-    for record in copied_records(journal):
+    for record in search.records():
         metrics = record.attrs.get("metrics") or {}
         key = (seed, record.attrs.get("hash"))
         if record.status != "accepted" or key not in picks:
@@ -70,8 +68,8 @@ def main() -> None:
     pooled, losses = [], []
     for root in args.roots:
         picks = retrained(root)
-        for journal in sorted(root.glob("*-s*.log")):
-            rows = np.array(finalists(journal, picks, args.top))
+        for arm, seed, search in copied_searches(root):
+            rows = np.array(finalists(search, seed, picks, args.top))
             if len(rows) < 3:
                 continue
             one, two, target = rows.T
@@ -80,7 +78,7 @@ def main() -> None:
             pooled.append(rows - rows.mean(axis=0))
             rho = [spearmanr(score, target)[0] for score in (one, two)]
             print(
-                f"| {root.name}/{journal.stem} | {len(rows)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
+                f"| {root.name}/{arm}-s{seed} | {len(rows)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
                 f"{loss[0]:.1f} | {loss[1]:.1f} |"
             )
     one, two, target = np.concatenate(pooled).T
