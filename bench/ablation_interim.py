@@ -3,7 +3,9 @@
 A finished ablation writes docs/results.md itself. While it still runs (or after a sitting was
 killed), this copies the root, reads the settings the root was started with from its
 ``config.json``, collects the table, the curves and whatever re-scores ``trainings.jsonl``
-already holds, and writes the same markdown to ``--out``. Cells whose trainings are not done
+already holds, and writes the same markdown to ``--out``. It also prints BN-ReLU's seed std per
+search seed (the sample std over the re-scoring seeds of its mean over the anchors, the spread
+the targets are read against). Cells whose trainings are not done
 yet stay short. Nothing under the root is touched, so it is safe beside a live ablation.
 
     .venv/bin/python bench/ablation_interim.py results/ablation/ablation-E --budget 600 \
@@ -16,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from evonorm.evolve.ablation import AblationConfig, collect, config_from, stored_settings
+from evonorm.proxy.presets import get_preset
 from evonorm.tracking.ablation import write_results
 
 _TUPLES = ("held_out", "baselines", "warm_layers")
@@ -55,6 +58,11 @@ def main() -> None:
         f"--arms {' '.join(args.arms)} (interim: from what the root held)"
     )
     print(write_results(result, args.out, command=command, root=args.root))
+    anchors = get_preset(config.preset).anchor_names
+    for r in result.rescored:
+        if r.point.arm == "bn_relu":
+            std = 100 * r.seed_std(anchors)
+            print(f"seed {r.point.seed}: BN-ReLU's seed std on the anchors {std:.2f} points")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,15 @@ correlated with the held-out networks' mean in this log at each budget too:
     .venv/bin/python bench/lr_fit.py --roots results/ablation/ablation-{C,D,E,E-warm} \\
         --archs resnet mobilenet_v2 efficientnet_b0 resnet_basic vgg mnasnet --scales 1 \\
         --budgets 1 4 --seeds 100 --floor 0.7
+
+With ``--scales 1``, the report ends with network groups: per layer and step budget, the mean
+± sample std over seeds of each seed's mean over a group (the preset's anchors and held-out
+networks, and each ``--group NAME=ARCH,ARCH``), with the lead over BN-ReLU. That is the table
+of docs/evolution.md's 4× check:
+
+    .venv/bin/python bench/lr_fit.py --layers bn_relu results/ablation/ablation-G:d72968a3de \
+        --archs resnet mobilenet_v2 efficientnet_b0 resnet_basic vgg mnasnet --scales 1 \
+        --budgets 4 --group plain=resnet_basic,vgg --report
 """
 
 from __future__ import annotations
@@ -255,6 +264,37 @@ def report(rows: dict, labels: list[str], archs: list[str], columns: list[tuple]
         print(f"| {layer} | " + " | ".join(cells) + " |")
 
 
+def group_report(rows: dict, labels: list[str], named: dict[str, list[str]], seeds, budgets):
+    """Per layer and step budget at the preset rate: each group's mean ± sample std over seeds
+    of the per-seed means over its networks, and the lead of those means over BN-ReLU's."""
+
+    def per_seed(layer, archs, budget):
+        keys = [[(layer, a, 1.0, s, budget) for a in archs] for s in seeds]
+        if not all(k in rows for seed_keys in keys for k in seed_keys):
+            return None
+        return [100 * statistics.fmean(rows[k] for k in seed_keys) for seed_keys in keys]
+
+    print("\nNetwork groups at the preset rate: mean ± sample std over seeds of the per-seed")
+    print("means (lead over BN-ReLU)\n")
+    print("| layer | steps | " + " | ".join(named) + " |")
+    print("|---|---|" + "---:|" * len(named))
+    for budget in budgets:
+        for layer in labels:
+            cells = []
+            for archs in named.values():
+                one, ref = per_seed(layer, archs, budget), per_seed("bn_relu", archs, budget)
+                if one is None:
+                    cells.append("–")
+                    continue
+                cell = f"{statistics.fmean(one):.1f}"
+                if len(one) > 1:
+                    cell += f" ± {statistics.stdev(one):.1f}"
+                if ref and layer != "bn_relu":
+                    cell += f" ({statistics.fmean(one) - statistics.fmean(ref):+.1f})"
+                cells.append(cell)
+            print(f"| {layer} | {budget:g}× | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", nargs="+", default=["bn_relu", "bn_silu", "evonorm_b0"])
@@ -268,6 +308,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="one-thread training processes")
     parser.add_argument("--floor", type=float, default=0.6, help="anchor mean a pooled layer needs")
     parser.add_argument("--report", action="store_true", help="print the log's tables only")
+    parser.add_argument(
+        "--group", action="append", default=[], metavar="NAME=ARCH,ARCH", help="a network group"
+    )
     args = parser.parse_args()
     held = {}
     if args.roots:
@@ -291,6 +334,12 @@ def main() -> None:
         correlations(rows, held, args.archs, columns)
     else:
         report(rows, list(layers), args.archs, columns)
+        preset = get_preset(PRESET)
+        named = {"anchors": list(preset.anchor_names), "held-out": list(preset.held_out_names)}
+        named |= {n: a.split(",") for n, a in (g.split("=", 1) for g in args.group)}
+        named = {n: a for n, a in named.items() if set(a) <= set(args.archs)}
+        if 1.0 in args.scales and named:
+            group_report(rows, list(layers), named, args.seeds, args.budgets)
 
 
 if __name__ == "__main__":
