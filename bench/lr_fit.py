@@ -312,6 +312,14 @@ def main() -> None:
         "--group", action="append", default=[], metavar="NAME=ARCH,ARCH", help="a network group"
     )
     args = parser.parse_args()
+    preset = get_preset(PRESET)
+    named = {"anchors": list(preset.anchor_names), "held-out": list(preset.held_out_names)}
+    for group in args.group:
+        name, _, archs = group.partition("=")
+        if not name or not archs:
+            parser.error(f"--group {group!r}: give NAME=ARCH,ARCH (e.g. plain=resnet_basic,vgg)")
+        named[name] = archs.split(",")
+    named = {n: a for n, a in named.items() if set(a) <= set(args.archs)}
     held = {}
     if args.roots:
         layers, held = pooled(args.roots, args.floor)
@@ -334,10 +342,6 @@ def main() -> None:
         correlations(rows, held, args.archs, columns)
     else:
         report(rows, list(layers), args.archs, columns)
-        preset = get_preset(PRESET)
-        named = {"anchors": list(preset.anchor_names), "held-out": list(preset.held_out_names)}
-        named |= {n: a.split(",") for n, a in (g.split("=", 1) for g in args.group)}
-        named = {n: a for n, a in named.items() if set(a) <= set(args.archs)}
         if 1.0 in args.scales and named:
             group_report(rows, list(layers), named, args.seeds, args.budgets)
 

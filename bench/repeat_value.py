@@ -55,39 +55,43 @@ def finalists(search: Search, seed: int, picks: dict, top: int) -> list[tuple[fl
     return sorted(out, key=lambda row: -row[1])[:top]
 
 
+def line(name: str, rows: np.ndarray, losses: list[float]) -> str:
+    """A table row: Spearman of each score with the retraining, then the two losses."""
+    one, two, target = rows.T
+    rho = [spearmanr(score, target)[0] for score in (one, two)]
+    cells = [f"{r:+.2f}" for r in rho] + [f"{loss:.1f}" for loss in losses]
+    return f"| {name} | {len(rows)} | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path, help="finished ablation roots")
     parser.add_argument("--top", type=int, default=10, help="finalists per search (the roots')")
     args = parser.parse_args()
+    searches = []  # (name, finalists' rows, [loss of the one-seed top, of the two-seed top])
+    for root in args.roots:
+        picks = retrained(root)
+        for arm, seed, search in copied_searches(root):
+            rows = np.array(finalists(search, seed, picks, args.top))
+            if len(rows) >= 3:
+                target = rows[:, 2]
+                losses = [target.max() - target[np.argmax(rows[:, k])] for k in (0, 1)]
+                searches.append((f"{root.name}/{arm}-s{seed}", rows, losses))
+    if not searches:
+        parser.error(
+            f"no search with rerank picks under {' '.join(map(str, args.roots))}: "
+            "name finished ablation roots (their trainings.jsonl holds the picks)"
+        )
     print(
         "| search | layers | Spearman, one seed | Spearman, two seeds | "
         "loss of the one-seed top | loss of the two-seed top |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    pooled, losses = [], []
-    for root in args.roots:
-        picks = retrained(root)
-        for arm, seed, search in copied_searches(root):
-            rows = np.array(finalists(search, seed, picks, args.top))
-            if len(rows) < 3:
-                continue
-            one, two, target = rows.T
-            loss = [target.max() - target[np.argmax(score)] for score in (one, two)]
-            losses.append(loss)
-            pooled.append(rows - rows.mean(axis=0))
-            rho = [spearmanr(score, target)[0] for score in (one, two)]
-            print(
-                f"| {root.name}/{arm}-s{seed} | {len(rows)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
-                f"{loss[0]:.1f} | {loss[1]:.1f} |"
-            )
-    one, two, target = np.concatenate(pooled).T
-    rho = [spearmanr(score, target)[0] for score in (one, two)]
-    loss = np.mean(losses, axis=0)
-    print(
-        f"| pooled, centred per search | {len(target)} | {rho[0]:+.2f} | {rho[1]:+.2f} | "
-        f"{loss[0]:.1f} (mean) | {loss[1]:.1f} (mean) |"
-    )
+    for name, rows, losses in searches:
+        print(line(name, rows, losses))
+    pooled = np.concatenate([rows - rows.mean(axis=0) for _, rows, _ in searches])
+    mean_losses = np.mean([losses for _, _, losses in searches], axis=0)
+    print(line("pooled, centred per search; losses: the mean", pooled, mean_losses))
 
 
 if __name__ == "__main__":
