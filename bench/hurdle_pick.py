@@ -59,6 +59,13 @@ def main() -> None:
     parser.add_argument("--reference", default="bn_relu", help="a known layer trained alike")
     parser.add_argument("--report", action="store_true", help="print the log's tables only")
     args = parser.parse_args()
+    for study in args.studies:
+        if not study.is_file():
+            parser.error(f"{study}: no such study journal (name ROOT/ARM-sSEED.log)")
+    try:
+        known_layer(args.reference)
+    except KeyError as error:
+        parser.error(f"--reference: {error.args[0]}")
     preset = get_preset(PRESET)
     anchors, held_out = list(preset.anchor_names), list(preset.held_out_names)
     tops = {f"{s.parent.name}/{s.stem}": top_layers(s, args.top, args.n) for s in args.studies}
